@@ -1,0 +1,36 @@
+#include "endpoints/egress/mapping.h"
+
+#include "core/connection_scope.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "core/tcp_stream.h"
+#include "endpoints/access_log.h"
+
+namespace tng::egress {
+
+Task<void> MappingEgress::Serve(UniqueFd tunnel_fd) {
+  ConnectionScope scope(reactor_);
+  AccessLog log(target_.id, "egress", stats_);
+  log.SetPeer(tunnel_fd.get());
+
+  // Terminate the attested TLS and check the client before touching the application.
+  auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
+                                        timeouts_.handshake);
+  if (!tunnel.ok()) {
+    log.Fail("handshake", tunnel.status());
+    co_return;
+  }
+  // Dial the application server.
+  auto app =
+      co_await DialTcp(reactor_, target_.out_host, target_.out_port, timeouts_.connect, &scope);
+  if (!app.ok()) {
+    log.Fail("dial", app.status());
+    (*tunnel)->Abort();
+    co_return;
+  }
+  // Relay: tunnel bytes in, application bytes out.
+  RelayStats relay = co_await Relay(**tunnel, *app);
+  log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+}
+
+}  // namespace tng::egress
