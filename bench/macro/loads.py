@@ -20,6 +20,8 @@ WRK_SCRIPT = HERE / "wrk_report.lua"
 IDLE_CLIENT = HERE / "idle_client.py"
 IDLE_BACKEND = HERE / "idle_backend.py"
 HTTP_FILE = "1k.bin"
+# Idle connections are opened this many at a time (see idle_client.py).
+IDLE_BATCH = 250
 
 
 def _check_alive(procs, what):
@@ -125,7 +127,8 @@ def wrk(sv, target_port, connections, seconds, close, cpus, pair):
                          f"\n{proc.log_tail()}")
     r = json.loads(line[len("WRKJSON "):])
     if r["requests"] <= 0:
-        raise BenchError(f"{what}: no request completed ({r})")
+        raise BenchError(f"{what}: no request completed in {seconds}s with {connections} "
+                         f"connections (setting up the connections took longer than the run?)")
     errors = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     # wrk counts the server's close after a `Connection: close` response as a read error on
     # some kernels; only status errors and errors beyond 1% make the figure invalid.
@@ -139,22 +142,36 @@ def wrk(sv, target_port, connections, seconds, close, cpus, pair):
 
 # --- idle connections -----------------------------------------------------------------------
 
-def idle_rss(sv, ctx, count, cpus, pair):
+def idle_rss(sv, ctx, count, cpus, pair, batch=IDLE_BATCH):
     """KiB of VmRSS (and Pss) the pair gains per idle tunneled connection, `count` of them."""
     roots = [p.pid for p in pair]
     _warm_up(sv, ctx, cpus, pair)
     vm_before, pss_before = rss_kib(roots)
-    client = sv.start(f"idle-client-{count}", [sys.executable, IDLE_CLIENT, ctx.p_in, count],
-                      cpus, stdin=subprocess.PIPE, stdout_pipe=True)
+    client = sv.start(f"idle-client-{count}",
+                      [sys.executable, IDLE_CLIENT, ctx.p_in, count, batch], cpus,
+                      stdin=subprocess.PIPE, stdout_pipe=True)
     try:
-        line = client.popen.stdout.readline().decode(errors="replace").strip()
-        if line != f"ready {count}":
-            raise BenchError(f"idle client: expected 'ready {count}', got {line!r}; "
-                             f"{client.log_tail()}")
-        wait_progress(lambda: established_count(ctx.p_out), lambda n: n >= count, 20,
-                      f"{count} idle connections to reach the backend through the pair",
-                      check=lambda: _check_alive(pair, "idle connections"))
+        while True:
+            line = client.popen.stdout.readline().decode(errors="replace").strip()
+            if line.startswith("opened ") or line == f"ready {count}":
+                opened = int(line.split()[1])
+            else:
+                raise BenchError(f"idle client: expected 'opened K' or 'ready {count}', got "
+                                 f"{line!r}; {client.log_tail()}")
+            # Next batch only when this one is tunneled through to the backend.
+            wait_progress(lambda: established_count(ctx.p_out), lambda n: n >= opened, 20,
+                          f"{opened} of {count} idle connections to reach the backend "
+                          "through the pair",
+                          check=lambda: _check_alive(pair, "idle connections"))
+            if line.startswith("ready"):
+                break
+            client.popen.stdin.write(b"next\n")
+            client.popen.stdin.flush()
         vm_after, pss_after = _settled_rss(roots)
+        # Still all there: none was dropped by a proxy timeout while the rest were opened.
+        now = established_count(ctx.p_out)
+        if now < count:
+            raise BenchError(f"only {now} of {count} idle connections still open at the backend")
     finally:
         try:
             client.popen.stdin.close()

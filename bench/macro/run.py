@@ -228,28 +228,47 @@ class Bench:
                            f"{sysmod.CIPHERSUITE}")
         return out
 
-    def measure(self, mode, system, group, load_cpus, sut_cpus, workers):
+    def measure(self, system, group, load_cpus, sut_cpus, workers):
+        """Runs one figure group; returns (values, skipped, errors), each keyed by figure.
+
+        A failed load run costs only its own figures: the next one still runs on the same pair
+        (a pair that died fails the next run too, with its exit status in the message).
+        """
         a, ctx = self.args, self.ctx
         target = self.target_port(system)
         keys = [f.key for f in self.figs if f.group == group]
-        got, skipped = {}, {}
+        got, skipped, errors = {}, {}, {}
+
+        def attempt(fig_keys, fn):
+            try:
+                fn()
+            except BenchError as e:
+                for k in fig_keys:
+                    errors[k] = str(e)
+
         if group in ("tls", "plain"):
             with self.running(system, group == "tls", loads.start_iperf_server, load_cpus,
                               sut_cpus, workers) as pair:
                 for streams in (1, 8):
-                    r = loads.iperf(self.sv, target, streams, a.seconds, load_cpus, pair)
-                    got[f"{group}_p{streams}_gbps"] = r["gbps"]
-                    if "cpu_s_per_gb" in r:
-                        got[f"{group}_p{streams}_cpu"] = r["cpu_s_per_gb"]
+                    def one(streams=streams, pair=pair):
+                        r = loads.iperf(self.sv, target, streams, a.seconds, load_cpus, pair)
+                        got[f"{group}_p{streams}_gbps"] = r["gbps"]
+                        if "cpu_s_per_gb" in r:
+                            got[f"{group}_p{streams}_cpu"] = r["cpu_s_per_gb"]
+                    attempt([f"{group}_p{streams}_gbps", f"{group}_p{streams}_cpu"], one)
         elif group == "http":
             with self.running(system, True, loads.start_http_backend, load_cpus, sut_cpus,
                               workers) as pair:
                 for name, close in (("ka", False), ("close", True)):
-                    r = loads.wrk(self.sv, target, a.wrk_connections, a.seconds, close,
-                                  load_cpus, pair)
-                    got[f"http_{name}_rps"] = r["rps"]
-                    for p in ("p50", "p99", "p999"):
-                        got[f"http_{name}_{p}"] = r[f"{p}_ms"]
+                    figs = [f"http_{name}_{x}" for x in ("rps", "p50", "p99", "p999")]
+
+                    def one(name=name, close=close, pair=pair):
+                        r = loads.wrk(self.sv, target, a.wrk_connections, a.seconds, close,
+                                      load_cpus, pair)
+                        got[f"http_{name}_rps"] = r["rps"]
+                        for p in ("p50", "p99", "p999"):
+                            got[f"http_{name}_{p}"] = r[f"{p}_ms"]
+                    attempt(figs, one)
         elif group == "rss":
             with self.running(system, True, loads.start_idle_backend, load_cpus, sut_cpus,
                               workers) as pair:
@@ -265,52 +284,61 @@ class Bench:
                                                    f"(half of available memory is "
                                                    f"{avail_mib / 2048:.1f} GiB)")
                             continue
-                    r = loads.idle_rss(self.sv, ctx, count, load_cpus, pair)
+                    try:
+                        r = loads.idle_rss(self.sv, ctx, count, load_cpus, pair)
+                    except BenchError as e:
+                        errors[f"rss_{i}"] = str(e)
+                        continue
                     got[f"rss_{i}"] = r["kib_per_conn"]
                     pss_per_conn = max(r["pss_kib_per_conn"], 0.0)
-        return ({k: v for k, v in got.items() if k in keys},
-                {k: v for k, v in skipped.items() if k in keys})
+
+        def only(d):
+            return {k: v for k, v in d.items() if k in keys}
+        return only(got), only(skipped), only(errors)
 
     def run(self):
         a = self.args
         for mode in a.modes:
             if mode == "pinned":
-                load_cpus, sut_cpus, workers = {a.load_cpu}, {a.sut_cpu}, 1
+                cpus = ({a.load_cpu}, {a.sut_cpu}, 1)
             else:
-                load_cpus, sut_cpus, workers = None, None, a.unpinned_workers
+                cpus = (None, None, a.unpinned_workers)
             for rnd in range(a.rounds):
                 for system in self.systems:
                     for group in a.groups:
-                        keys = [f.key for f in self.figs if f.group == group]
-                        why = applies(system, group)
-                        if why:
-                            for k in keys:
-                                report.record_na(self.results, mode, k, system.name, why)
-                            continue
-                        if system.direct:
-                            # direct has no pair: no CPU of a pair to charge.
-                            for k in keys:
-                                if k.endswith("_cpu"):
-                                    report.record_na(self.results, mode, k, system.name,
-                                                     "no proxy")
-                        tag = f"[{mode} round {rnd + 1}/{a.rounds}] {system.name} {group}"
-                        try:
-                            got, skipped = self.measure(mode, system, group, load_cpus,
-                                                        sut_cpus, workers)
-                        except BenchError as e:
-                            log(f"{tag}: FAILED: {e}")
-                            for k in keys:
-                                cell = self.results.get(mode, {}).get(k, {}).get(system.name)
-                                if not (cell and "na" in cell):
-                                    report.record_error(self.results, mode, k, system.name,
-                                                        str(e))
-                            continue
-                        for k, v in got.items():
-                            report.record(self.results, mode, k, system.name, v)
-                        for k, why in skipped.items():
-                            report.record_na(self.results, mode, k, system.name, why)
-                            log(f"{tag}: {k} not measured: {why}")
-                        log(f"{tag}: " + ", ".join(f"{k}={v:.4g}" for k, v in got.items()))
+                        self.run_group(mode, f"round {rnd + 1}/{a.rounds}", system, group, cpus)
+
+    def run_group(self, mode, round_tag, system, group, cpus):
+        """One figure group for one system in one round; records values, errors and n/a."""
+        load_cpus, sut_cpus, workers = cpus
+        keys = [f.key for f in self.figs if f.group == group]
+        why = applies(system, group)
+        if why:
+            for k in keys:
+                report.record_na(self.results, mode, k, system.name, why)
+            return
+        if system.direct:
+            for k in keys:
+                if k.endswith("_cpu"):  # no pair whose CPU could be charged
+                    report.record_na(self.results, mode, k, system.name, "no proxy")
+        tag = f"[{mode} {round_tag}] {system.name} {group}"
+        try:
+            got, skipped, errors = self.measure(system, group, load_cpus, sut_cpus, workers)
+        except BenchError as e:  # the backend or the pair did not start
+            got, skipped, errors = {}, {}, {k: str(e) for k in keys}
+        for k, msg in errors.items():
+            cell = self.results.get(mode, {}).get(k, {}).get(system.name)
+            if not (cell and "na" in cell):
+                report.record_error(self.results, mode, k, system.name, msg)
+        for msg in dict.fromkeys(errors.values()):
+            log(f"{tag}: FAILED: {msg}")
+        for k, v in got.items():
+            report.record(self.results, mode, k, system.name, v)
+        for k, reason in skipped.items():
+            report.record_na(self.results, mode, k, system.name, reason)
+            log(f"{tag}: {k} not measured: {reason}")
+        if got:
+            log(f"{tag}: " + ", ".join(f"{k}={v:.4g}" for k, v in got.items()))
 
     def expected(self, fig):
         return [s.name for s in self.systems if applies(s, fig.group) is None]
@@ -336,7 +364,11 @@ def finish(args, bench, tng_bin, started, load_at_start, nofile):
         if name != "direct":  # the ceiling has no pair, no TLS and no CPU to charge
             notes.append(f"not measured (–): {name}: {reason}")
     notes += [f"PROBLEM: {p}" for p in problems]
-    notes += [f"MISSING: {key} [{mode}] {system}: {why}" for mode, key, system, why in holes]
+    grouped = {}
+    for mode, key, system, why in holes:
+        grouped.setdefault((mode, system, why), []).append(key)
+    notes += [f"MISSING [{mode}] {system}: {', '.join(keys)}: {why}"
+              for (mode, system, why), keys in grouped.items()]
     print(table)
     print()
     print("\n".join(f"- {n}" for n in notes))
