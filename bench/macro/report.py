@@ -110,7 +110,8 @@ def table(results, modes, figs, systems, peers, rows_for):
         for mode in modes:
             if not rows_for(fig, mode):
                 continue
-            cells = [f"{fig.label} [{mode}]", f"{fig.unit} ({'↑' if fig.better == 'higher' else '↓'})"]
+            arrow = "↑" if fig.better == "higher" else "↓"
+            cells = [f"{fig.label} [{mode}]", f"{fig.unit} ({arrow})"]
             for s in systems:
                 cell = results.get(mode, {}).get(fig.key, {}).get(s)
                 v = value(results, mode, fig.key, s)

@@ -105,9 +105,6 @@ class Tng(System):
             pass
         return pair
 
-    def tools(self):
-        return []
-
 
 class Stunnel(System):
     name = "stunnel"
