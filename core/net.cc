@@ -181,7 +181,10 @@ struct ResolveAwaiter {
 Task<absl::StatusOr<SocketAddress>> Resolve(Reactor& reactor, std::string host, uint16_t port) {
   auto literal = SocketAddress::FromLiteral(host, port);
   if (literal.ok()) co_return literal;
-  co_return co_await ResolveAwaiter{reactor, std::move(host), port};
+  // A named awaiter, not a temporary: GCC 12 destroys a temporary awaiter with non-trivial
+  // members twice across the suspension (double free of `host`).
+  ResolveAwaiter awaiter{reactor, std::move(host), port};
+  co_return co_await awaiter;
 }
 
 Acceptor::Acceptor(Reactor& reactor, UniqueFd listen_fd, Handler on_accept, std::string name)

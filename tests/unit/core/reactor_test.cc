@@ -165,6 +165,30 @@ TEST(ReactorTest, DialTcpReportsRefusedConnection) {
   EXPECT_NE(error.find("127.0.0.1:"), std::string::npos) << error;
 }
 
+// Names go through the resolver thread and back; this crashed once (a temporary awaiter
+// destroyed twice by GCC 12's coroutine lowering) while every other test used IP literals.
+TEST(ReactorTest, DialTcpResolvesHostNames) {
+  auto r = NewReactor();
+  // Dual-stack, so "localhost" connects whether it resolves to 127.0.0.1 or ::1 first.
+  auto addr = SocketAddress::FromLiteral("::", 0);
+  auto lfd = ListenTcp(*addr);
+  ASSERT_TRUE(lfd.ok());
+  SocketAddress bound;
+  ASSERT_EQ(getsockname(lfd->get(), bound.mutable_sa(), bound.mutable_len()), 0);
+  std::string result;
+  RunToCompletion(*r, [&](Reactor& r) -> Task<void> {
+    auto s = co_await DialTcp(r, "localhost", bound.port(), std::chrono::seconds(5), nullptr);
+    result = s.ok() ? "connected" : std::string(s.status().message());
+    auto bad = co_await Resolve(r, "no-such-host.invalid", 80);
+    EXPECT_FALSE(bad.ok());
+    if (!bad.ok()) {
+      EXPECT_NE(std::string(bad.status().message()).find("no-such-host.invalid"),
+                std::string::npos);
+    }
+  });
+  EXPECT_EQ(result, "connected");
+}
+
 TEST(SocketAddressTest, ParsesLiteralsAndRejectsNames) {
   auto v4 = SocketAddress::FromLiteral("10.1.2.3", 80);
   ASSERT_TRUE(v4.ok());
