@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -97,6 +99,74 @@ absl::StatusOr<UniqueFd> NewTcpSocket(int family) {
   UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
   if (!fd.valid()) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   SetNoDelay(fd.get());
+  return fd;
+}
+
+absl::StatusOr<SocketAddress> SocketAddress::FromUnixPath(std::string_view path) {
+  SocketAddress a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+  const bool abstract = !path.empty() && path.front() == '@';
+  // A path needs its terminating NUL inside sun_path; an abstract name takes the leading NUL.
+  const size_t room = sizeof(un->sun_path) - 1;
+  const std::string shown(path);
+  if (path.empty() || (abstract && path.size() == 1)) {
+    return absl::InvalidArgumentError("empty unix socket path");
+  }
+  if (path.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("unix socket path '", shown, "' contains NUL"));
+  }
+  if (path.size() > room) {
+    return absl::InvalidArgumentError(absl::StrCat("unix socket path '", shown, "' is ",
+                                                   path.size(), " bytes long; at most ", room,
+                                                   " fit in sockaddr_un"));
+  }
+  un->sun_family = AF_UNIX;
+  if (abstract) {
+    un->sun_path[0] = '\0';
+    std::memcpy(un->sun_path + 1, path.data() + 1, path.size() - 1);
+    a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  } else {
+    std::memcpy(un->sun_path, path.data(), path.size());
+    a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  }
+  return a;
+}
+
+std::string SocketAddress::UnixPath() const {
+  if (family() != AF_UNIX) return "";
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+  const size_t header = offsetof(sockaddr_un, sun_path);
+  if (len_ <= header) return "";
+  const size_t n = std::min<size_t>(len_ - header, sizeof(un->sun_path));
+  if (un->sun_path[0] == '\0') {
+    std::string out = "@";
+    out.append(un->sun_path + 1, n - 1);
+    return out;
+  }
+  return std::string(un->sun_path, strnlen(un->sun_path, n));
+}
+
+absl::StatusOr<UniqueFd> ListenUnix(const SocketAddress& addr, int backlog) {
+  const std::string path = addr.UnixPath();
+  if (addr.family() != AF_UNIX) {
+    return absl::InvalidArgumentError("ListenUnix needs a unix socket address");
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::InternalError(absl::StrCat("socket(AF_UNIX): ", strerror(errno)));
+  if (::bind(fd.get(), addr.sa(), addr.len()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix socket ", path, ": bind: ", strerror(errno)));
+  }
+  if (::listen(fd.get(), backlog) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on unix socket ", path, ": listen: ", strerror(errno)));
+  }
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> NewUnixSocket() {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::InternalError(absl::StrCat("socket(AF_UNIX): ", strerror(errno)));
   return fd;
 }
 

@@ -23,6 +23,8 @@ class SocketAddress {
   // Literal IPv4/IPv6 only ("[::1]" brackets allowed); names go through Resolve().
   static absl::StatusOr<SocketAddress> FromLiteral(std::string_view host, uint16_t port);
   static SocketAddress FromSockaddr(const sockaddr* sa, socklen_t len);
+  // A unix stream socket; a leading '@' names a Linux abstract socket ("@name").
+  static absl::StatusOr<SocketAddress> FromUnixPath(std::string_view path);
 
   const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   sockaddr* mutable_sa() { return reinterpret_cast<sockaddr*>(&storage_); }
@@ -32,6 +34,8 @@ class SocketAddress {
   uint16_t port() const;
   SocketAddress WithPort(uint16_t port) const;
   std::string ToString() const;  // "1.2.3.4:80" or "[::1]:80"
+  // For AF_UNIX: the path, or "@name" for an abstract socket; empty for other families.
+  std::string UnixPath() const;
 
  private:
   sockaddr_storage storage_{};
@@ -44,6 +48,11 @@ struct ListenOptions {
 };
 
 absl::StatusOr<UniqueFd> ListenTcp(const SocketAddress& addr, const ListenOptions& options = {});
+// A listening unix stream socket. An existing file at the path is an error (EADDRINUSE); the
+// caller decides whether a stale socket may be removed.
+absl::StatusOr<UniqueFd> ListenUnix(const SocketAddress& addr, int backlog = 128);
+// An unconnected unix stream socket for io_uring connect.
+absl::StatusOr<UniqueFd> NewUnixSocket();
 // A non-blocking-free TCP socket for io_uring connect, TCP_NODELAY set.
 absl::StatusOr<UniqueFd> NewTcpSocket(int family);
 void SetNoDelay(int fd);
