@@ -8,6 +8,7 @@
 #include "core/reactor.h"
 #include "endpoints/egress/mapping.h"
 #include "endpoints/ingress/mapping.h"
+#include "endpoints/ingress/socks5.h"
 #include "endpoints/tunnel/ra_tls.h"
 
 namespace tng {
@@ -16,6 +17,7 @@ struct Gateway::PerReactor {
   std::unique_ptr<Reactor> reactor;
   std::vector<std::unique_ptr<tunnel::RaTls>> ra_tls;
   std::vector<std::unique_ptr<ingress::MappingIngress>> mapping_ingress;
+  std::vector<std::unique_ptr<ingress::Socks5Ingress>> socks5_ingress;
   std::vector<std::unique_ptr<egress::MappingEgress>> mapping_egress;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::thread thread;
@@ -110,15 +112,22 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     return absl::OkStatus();
   };
 
+  // One RA-TLS context per endpoint per reactor; errors name the endpoint's config path.
+  auto make_ra_tls = [&](const config::RaOptions& ra_opts, crypto::TlsRole role,
+                         const std::string& json_path) -> absl::StatusOr<tunnel::RaTls*> {
+    auto ra = tunnel::RaTls::Create(ra_opts, role);
+    if (!ra.ok()) {
+      return absl::Status(ra.status().code(), absl::StrCat(json_path, ": ", ra.status().message()));
+    }
+    pr.ra_tls.push_back(std::move(*ra));
+    return pr.ra_tls.back().get();
+  };
+
   for (const auto& in : config_.ingress) {
     if (!in.mapping) continue;
-    auto ra = tunnel::RaTls::Create(in.ra, crypto::TlsRole::kClient);
-    if (!ra.ok()) {
-      return absl::Status(ra.status().code(),
-                          absl::StrCat(in.json_path, ": ", ra.status().message()));
-    }
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path);
+    if (!ra.ok()) return ra.status();
     tunnel::RaTls& ra_ref = **ra;
-    pr.ra_tls.push_back(std::move(*ra));
     for (const auto& pm : ExpandRules(*in.mapping)) {
       ingress::MappingTarget t{in.id, absl::StrCat(pm.in.host, ":", pm.in.port), pm.out.host,
                                pm.out.port};
@@ -130,15 +139,27 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       if (!st.ok()) return st;
     }
   }
+  for (const auto& in : config_.ingress) {
+    if (!in.socks5) continue;
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path);
+    if (!ra.ok()) return ra.status();
+    auto target = ingress::MakeSocks5Target(in.id, *in.socks5);
+    if (!target.ok()) {
+      return absl::Status(target.status().code(),
+                          absl::StrCat(in.json_path, ".socks5.", target.status().message()));
+    }
+    auto ep = std::make_unique<ingress::Socks5Ingress>(r, std::move(*target), **ra, timeouts);
+    ingress::Socks5Ingress* raw = ep.get();
+    pr.socks5_ingress.push_back(std::move(ep));
+    auto st = listen(in.socks5->proxy_listen, absl::StrCat(in.json_path, ".socks5"),
+                     [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
+    if (!st.ok()) return st;
+  }
   for (const auto& eg : config_.egress) {
     if (!eg.mapping) continue;
-    auto ra = tunnel::RaTls::Create(eg.ra, crypto::TlsRole::kServer);
-    if (!ra.ok()) {
-      return absl::Status(ra.status().code(),
-                          absl::StrCat(eg.json_path, ": ", ra.status().message()));
-    }
+    auto ra = make_ra_tls(eg.ra, crypto::TlsRole::kServer, eg.json_path);
+    if (!ra.ok()) return ra.status();
     tunnel::RaTls& ra_ref = **ra;
-    pr.ra_tls.push_back(std::move(*ra));
     for (const auto& pm : ExpandRules(*eg.mapping)) {
       egress::MappingTarget t{eg.id, absl::StrCat(pm.in.host, ":", pm.in.port), pm.out.host,
                               pm.out.port};

@@ -289,9 +289,9 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
       UnsupportedPaths(o),
       ElementsAre("add_ingress[0].rats_tls.multiplex", "add_ingress[0].attest",
                   "add_ingress[0].verify", "add_ingress[1].http_proxy", "add_ingress[1].ohttp",
-                  "add_ingress[1].verify", "add_ingress[2].socks5", "add_ingress[2].attest",
-                  "add_ingress[3].netfilter", "add_ingress[3].verify", "add_ingress[4].hook",
-                  "add_ingress[5].mapping_udp", "add_ingress[5].quic", "add_egress[0].netfilter",
+                  "add_ingress[1].verify", "add_ingress[2].attest", "add_ingress[3].netfilter",
+                  "add_ingress[3].verify", "add_ingress[4].hook", "add_ingress[5].mapping_udp",
+                  "add_ingress[5].quic", "add_egress[0].netfilter",
                   "add_egress[0].ohttp.key.attest", "add_egress[0].ohttp.key.verify",
                   "add_egress[0].ohttp", "add_egress[0].direct_forward", "add_egress[0].attest",
                   "add_egress[1].hook", "add_egress[1].verify", "add_egress[2].mapping_udp",
@@ -310,10 +310,10 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
 }
 
 TEST(ConfigSchemaTest, DescribeUnsupportedListsOneLinePerFeature) {
-  GatewayOptions o = MustParse(R"({"add_ingress": [{"socks5": {"proxy_listen": {"port": 1080}},
-      "no_ra": true}], "control_interface": {"restful": {"port": 50000}}})");
+  GatewayOptions o = MustParse(R"({"add_ingress": [{"hook": {}, "no_ra": true}],
+      "control_interface": {"restful": {"port": 50000}}})");
   EXPECT_EQ(DescribeUnsupported(o),
-            "add_ingress[0].socks5: ingress kind socks5 is not implemented yet\n"
+            "add_ingress[0].hook: ingress kind hook is not implemented yet\n"
             "control_interface.restful: control interface (restful) is not implemented yet\n");
 }
 
