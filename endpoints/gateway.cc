@@ -2,13 +2,19 @@
 
 #include <unistd.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/reactor.h"
 #include "endpoints/egress/mapping.h"
+#include "endpoints/egress/netfilter.h"
 #include "endpoints/ingress/mapping.h"
+#include "endpoints/ingress/netfilter.h"
 #include "endpoints/ingress/socks5.h"
+#include "endpoints/netfilter/capture_socket.h"
+#include "endpoints/netfilter/privileges.h"
 #include "endpoints/tunnel/ra_tls.h"
 
 namespace tng {
@@ -19,6 +25,8 @@ struct Gateway::PerReactor {
   std::vector<std::unique_ptr<ingress::MappingIngress>> mapping_ingress;
   std::vector<std::unique_ptr<ingress::Socks5Ingress>> socks5_ingress;
   std::vector<std::unique_ptr<egress::MappingEgress>> mapping_egress;
+  std::vector<std::unique_ptr<ingress::NetfilterIngress>> netfilter_ingress;
+  std::vector<std::unique_ptr<egress::NetfilterEgress>> netfilter_egress;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::thread thread;
 };
@@ -55,6 +63,12 @@ absl::StatusOr<SocketAddress> ListenAddress(const config::HostPort& in) {
   return addr;
 }
 
+// Where netfilter hands captured connections over: TPROXY to 127.0.0.1 (a transparent listener),
+// REDIRECT to the port on the address the connection arrived at.
+const char* CaptureListenHost(netfilter::Direction d) {
+  return d == netfilter::Direction::kIngress ? "127.0.0.1" : "0.0.0.0";
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const config::GatewayOptions& config,
@@ -83,12 +97,62 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const config::GatewayOp
              "certificate; use it for debugging only, never in production";
     }
   }
+  if (auto st = g->ResolveCapturePorts(); !st.ok()) return st;
   for (int i = 0; i < n; ++i) {
     auto pr = std::make_unique<PerReactor>();
     if (auto st = g->BuildReactor(*pr, i); !st.ok()) return st;
     g->reactors_.push_back(std::move(pr));
   }
   return g;
+}
+
+// Every netfilter endpoint gets its listen_port, or the first free one from 40000 upward (as TNG),
+// skipping ports other endpoints configured or were given: listeners use SO_REUSEPORT, so two
+// endpoints on one port would silently share it.
+absl::Status Gateway::ResolveCapturePorts() {
+  std::set<uint16_t> taken;
+  for (const auto& in : config_.ingress) {
+    if (in.netfilter && in.netfilter->listen_port) taken.insert(*in.netfilter->listen_port);
+  }
+  for (const auto& eg : config_.egress) {
+    if (eg.netfilter && eg.netfilter->listen_port) taken.insert(*eg.netfilter->listen_port);
+  }
+  auto add = [&](netfilter::Direction dir, size_t index, const config::NetfilterOptions& nf,
+                 const std::string& json_path) -> absl::Status {
+    uint16_t port = nf.listen_port.value_or(0);
+    for (uint32_t first = 40000; port == 0;) {
+      auto picked = netfilter::PickFreePort(CaptureListenHost(dir), static_cast<uint16_t>(first));
+      if (!picked.ok()) {
+        return absl::Status(picked.status().code(),
+                            absl::StrCat(json_path, ".netfilter: ", picked.status().message()));
+      }
+      if (taken.insert(*picked).second) {
+        port = *picked;
+      } else if (*picked == 65535) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(json_path, ".netfilter: no free listen port from 40000 to 65535"));
+      } else {
+        first = *picked + 1u;
+      }
+    }
+    capture_specs_.push_back(netfilter::RuleSpec{dir, static_cast<uint32_t>(index), port, nf});
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < config_.ingress.size(); ++i) {
+    const auto& in = config_.ingress[i];
+    if (!in.netfilter) continue;
+    if (auto st = add(netfilter::Direction::kIngress, i, *in.netfilter, in.json_path); !st.ok()) {
+      return st;
+    }
+  }
+  for (size_t i = 0; i < config_.egress.size(); ++i) {
+    const auto& eg = config_.egress[i];
+    if (!eg.netfilter) continue;
+    if (auto st = add(netfilter::Direction::kEgress, i, *eg.netfilter, eg.json_path); !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
@@ -171,6 +235,74 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       if (!st.ok()) return st;
     }
   }
+  // Netfilter endpoints: their rules (installed once, in Start) send captured connections here.
+  for (const netfilter::RuleSpec& spec : capture_specs_) {
+    const bool is_ingress = spec.direction == netfilter::Direction::kIngress;
+    const config::RaOptions& ra_opts =
+        is_ingress ? config_.ingress[spec.id].ra : config_.egress[spec.id].ra;
+    const std::string& json_path =
+        is_ingress ? config_.ingress[spec.id].json_path : config_.egress[spec.id].json_path;
+    const std::string& id = is_ingress ? config_.ingress[spec.id].id : config_.egress[spec.id].id;
+    const std::string name = absl::StrCat(json_path, ".netfilter");
+    auto ra = make_ra_tls(ra_opts, is_ingress ? crypto::TlsRole::kClient : crypto::TlsRole::kServer,
+                          json_path);
+    if (!ra.ok()) return ra.status();
+    auto fd =
+        ListenTcp(*SocketAddress::FromLiteral(CaptureListenHost(spec.direction), spec.listen_port));
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(), absl::StrCat(name, ": ", fd.status().message()));
+    }
+    Acceptor::Handler handler;
+    if (is_ingress) {
+      // TPROXY hands connections only to transparent listeners.
+      if (auto st = netfilter::SetIpTransparent(fd->get()); !st.ok()) {
+        return absl::Status(st.code(), absl::StrCat(name, ": ", st.message()));
+      }
+      ingress::NetfilterTarget t{id, spec.listen_port, spec.options.so_mark};
+      auto ep = std::make_unique<ingress::NetfilterIngress>(r, std::move(t), **ra, timeouts);
+      ingress::NetfilterIngress* raw = ep.get();
+      pr.netfilter_ingress.push_back(std::move(ep));
+      handler = [raw](UniqueFd c) { Spawn(raw->Serve(std::move(c))); };
+    } else {
+      egress::NetfilterTarget t{id, spec.listen_port, spec.options.so_mark};
+      auto ep = std::make_unique<egress::NetfilterEgress>(r, std::move(t), **ra, timeouts);
+      egress::NetfilterEgress* raw = ep.get();
+      pr.netfilter_egress.push_back(std::move(ep));
+      handler = [raw](UniqueFd c) { Spawn(raw->Serve(std::move(c))); };
+    }
+    pr.acceptors.push_back(
+        std::make_unique<Acceptor>(r, std::move(*fd), std::move(handler), std::move(name)));
+  }
+  return absl::OkStatus();
+}
+
+// Before any listener accepts: rules a killed gateway left are removed, ours go in (all or
+// nothing), and the capabilities only installing needed are given up.
+absl::Status Gateway::InstallCaptureRules() {
+  if (capture_specs_.empty()) return absl::OkStatus();
+  if (auto st = netfilter::NetfilterRules::RemoveStale(); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("removing stale capture rules: ", st.message()));
+  }
+  auto rules = netfilter::NetfilterRules::Install(capture_specs_);
+  if (!rules.ok()) {
+    return absl::Status(rules.status().code(),
+                        absl::StrCat("installing capture rules: ", rules.status().message()));
+  }
+  capture_rules_ = std::move(*rules);
+  for (const auto& spec : capture_specs_) {
+    TNG_LOG(Info, "netfilter")
+            .Kv("direction",
+                spec.direction == netfilter::Direction::kIngress ? "ingress" : "egress")
+            .Kv("id", spec.id)
+            .Kv("listen_port", spec.listen_port)
+            .Kv("so_mark", spec.options.so_mark)
+        << "capture rules installed";
+  }
+  if (auto st = netfilter::DropToCaptureCapabilities(); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("dropping capabilities: ", st.message()));
+  }
+  TNG_LOG(Info, "security") << "capabilities dropped: only CAP_NET_ADMIN and CAP_NET_RAW kept "
+                               "(to remove the capture rules at exit)";
   return absl::OkStatus();
 }
 
@@ -178,6 +310,17 @@ Gateway::~Gateway() {
   BeginDrain();
   ForceCloseAll();
   Join();
+  RemoveCaptureRules();
+}
+
+void Gateway::RemoveCaptureRules() {
+  if (!capture_rules_) return;
+  if (auto st = capture_rules_->Remove(); !st.ok()) {
+    TNG_LOG(Error, "netfilter").Kv("error", st.ToString()) << "removing the capture rules failed";
+    return;  // the destructor of NetfilterRules tries once more
+  }
+  capture_rules_.reset();
+  TNG_LOG(Info, "netfilter") << "capture rules removed";
 }
 
 size_t Gateway::listener_count() const {
@@ -185,6 +328,7 @@ size_t Gateway::listener_count() const {
 }
 
 absl::Status Gateway::Start() {
+  if (auto st = InstallCaptureRules(); !st.ok()) return st;
   for (auto& pr : reactors_) {
     Reactor* r = pr->reactor.get();
     for (auto& a : pr->acceptors) {

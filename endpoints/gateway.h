@@ -12,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "endpoints/config/options.h"
+#include "endpoints/netfilter/netfilter_rules.h"
+#include "endpoints/netfilter/rule_spec.h"
 
 namespace tng {
 
@@ -26,7 +28,9 @@ class Gateway {
                                                          const GatewayRunOptions& run);
   ~Gateway();
 
-  // Binds every listener, then starts the reactor threads.
+  // Installs the capture rules of the netfilter endpoints (after removing any a killed process
+  // left), drops the capabilities they no longer need, then starts the reactor threads. The
+  // rules are removed when the gateway is destroyed, also after a failed start.
   absl::Status Start();
   // Stop accepting; open connections go on.
   void BeginDrain();
@@ -35,6 +39,8 @@ class Gateway {
   // Shut down every remaining connection.
   void ForceCloseAll();
   void Join();
+  // Removes the capture rules (after Join; the destructor does it too). Logs the outcome.
+  void RemoveCaptureRules();
 
   size_t listener_count() const;
 
@@ -42,10 +48,16 @@ class Gateway {
   struct PerReactor;
   Gateway() = default;
   absl::Status BuildReactor(PerReactor& pr, int index);
+  absl::Status ResolveCapturePorts();
+  absl::Status InstallCaptureRules();
 
   config::GatewayOptions config_;
   GatewayRunOptions run_;
   std::vector<std::unique_ptr<PerReactor>> reactors_;
+  // One rule set per netfilter endpoint, listen ports resolved; the rules are shared by all
+  // reactors and installed once.
+  std::vector<netfilter::RuleSpec> capture_specs_;
+  std::unique_ptr<netfilter::NetfilterRules> capture_rules_;
   std::mutex mu_;
   std::condition_variable cv_;
   int running_ = 0;

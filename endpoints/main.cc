@@ -194,6 +194,7 @@ int Launch(const Args& args, const tng::config::GatewayOptions& config) {
     }
   }
   (*gateway)->Join();
+  (*gateway)->RemoveCaptureRules();
   TNG_LOG(Info, "gateway") << "stopped";
   return 0;
 }

@@ -114,7 +114,7 @@ absl::Status ReadEgress(const json::Cursor& c, size_t index, Context& ctx, Egres
   } else {
     CONFIG_ASSIGN_OR_RETURN(out.mapping_udp, ReadMappingUdp(k, ctx));
   }
-  if (kind != "mapping") ctx.NotYet(k.path(), Cat("egress kind ", kind));
+  if (kind != "mapping" && kind != "netfilter") ctx.NotYet(k.path(), Cat("egress kind ", kind));
 
   if (r.Has("ohttp") && r.Has("decap_from_http")) {
     return r.KeyError("decap_from_http",

@@ -148,8 +148,7 @@ TEST(ConfigSchemaTest, LegacyFormsMeanWhatTngMakesOfThem) {
 
   EXPECT_THAT(UnsupportedPaths(o),
               ElementsAre("add_ingress[0].http_proxy", "add_ingress[0].encap_in_http",
-                          "add_ingress[0].verify", "add_ingress[1].netfilter",
-                          "add_egress[0].netfilter", "add_egress[0].decap_from_http",
+                          "add_ingress[0].verify", "add_egress[0].decap_from_http",
                           "add_egress[0].attest", "admin_bind", "metric.exporters[0]"));
 }
 
@@ -289,9 +288,8 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
       UnsupportedPaths(o),
       ElementsAre("add_ingress[0].rats_tls.multiplex", "add_ingress[0].attest",
                   "add_ingress[0].verify", "add_ingress[1].http_proxy", "add_ingress[1].ohttp",
-                  "add_ingress[1].verify", "add_ingress[2].attest", "add_ingress[3].netfilter",
-                  "add_ingress[3].verify", "add_ingress[4].hook", "add_ingress[5].mapping_udp",
-                  "add_ingress[5].quic", "add_egress[0].netfilter",
+                  "add_ingress[1].verify", "add_ingress[2].attest", "add_ingress[3].verify",
+                  "add_ingress[4].hook", "add_ingress[5].mapping_udp", "add_ingress[5].quic",
                   "add_egress[0].ohttp.key.attest", "add_egress[0].ohttp.key.verify",
                   "add_egress[0].ohttp", "add_egress[0].direct_forward", "add_egress[0].attest",
                   "add_egress[1].hook", "add_egress[1].verify", "add_egress[2].mapping_udp",

@@ -1,0 +1,54 @@
+#include "endpoints/egress/netfilter.h"
+
+#include "core/connection_scope.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "core/tcp_stream.h"
+#include "endpoints/access_log.h"
+#include "endpoints/netfilter/marked_dial.h"
+#include "endpoints/netfilter/original_dst.h"
+
+namespace tng::egress {
+
+using netfilter::CaptureMethod;
+
+Task<void> NetfilterEgress::Serve(UniqueFd tunnel_fd) {
+  ConnectionScope scope(reactor_);
+  AccessLog log(target_.id, "egress", stats_);
+  log.SetPeer(tunnel_fd.get());
+
+  // Where the tunnel was headed before REDIRECT: the service whose port is captured. A connection
+  // straight to the listener (not redirected) has no such destination and is refused.
+  auto original = netfilter::OriginalDestination(tunnel_fd.get(), CaptureMethod::kRedirect);
+  if (!original.ok()) {
+    log.Fail("original_dst", original.status());
+    co_return;
+  }
+  if (auto st = netfilter::CheckNotLoop(tunnel_fd.get(), CaptureMethod::kRedirect, *original,
+                                        target_.listen_port);
+      !st.ok()) {
+    log.Fail("original_dst", st);
+    co_return;
+  }
+
+  // Terminate the attested TLS and check the client before touching the application.
+  auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
+                                        timeouts_.handshake);
+  if (!tunnel.ok()) {
+    log.Fail("handshake", tunnel.status());
+    co_return;
+  }
+  // Dial the service at its original address from a marked socket (not captured again).
+  auto app = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark, timeouts_.connect,
+                                            &scope);
+  if (!app.ok()) {
+    log.Fail("dial", app.status());
+    (*tunnel)->Abort();
+    co_return;
+  }
+  // Relay: tunnel bytes in, application bytes out.
+  RelayStats relay = co_await Relay(**tunnel, *app);
+  log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+}
+
+}  // namespace tng::egress

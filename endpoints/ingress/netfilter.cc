@@ -1,0 +1,54 @@
+#include "endpoints/ingress/netfilter.h"
+
+#include "core/connection_scope.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "core/tcp_stream.h"
+#include "endpoints/access_log.h"
+#include "endpoints/netfilter/marked_dial.h"
+#include "endpoints/netfilter/original_dst.h"
+
+namespace tng::ingress {
+
+using netfilter::CaptureMethod;
+
+Task<void> NetfilterIngress::Serve(UniqueFd client_fd) {
+  ConnectionScope scope(reactor_);
+  AccessLog log(target_.id, "ingress", stats_);
+  TcpStream client(reactor_, std::move(client_fd), &scope);
+  log.SetPeer(client.fd());
+
+  // Where the application was connecting to: TPROXY leaves it as our socket's local address.
+  auto original = netfilter::OriginalDestination(client.fd(), CaptureMethod::kTproxy);
+  if (!original.ok()) {
+    log.Fail("original_dst", original.status());
+    co_return;
+  }
+  if (auto st = netfilter::CheckNotLoop(client.fd(), CaptureMethod::kTproxy, *original,
+                                        target_.listen_port);
+      !st.ok()) {
+    log.Fail("original_dst", st);
+    co_return;
+  }
+  TNG_LOG(Debug, "netfilter").Kv("endpoint", target_.id).Kv("dst", original->ToString())
+      << "captured";
+
+  // Dial the original destination (its egress captures the port) from a marked socket.
+  auto upstream = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark,
+                                                 timeouts_.connect, &scope);
+  if (!upstream.ok()) {
+    log.Fail("dial", upstream.status());
+    co_return;
+  }
+  // Handshake and check the peer before any application byte leaves.
+  auto tunnel = co_await ra_tls_.Connect(std::move(*upstream), timeouts_.handshake);
+  if (!tunnel.ok()) {
+    log.Fail("handshake", tunnel.status());
+    co_return;
+  }
+  // Relay: application bytes in, tunnel bytes out.
+  RelayStats relay = co_await Relay(client, **tunnel);
+  log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+}
+
+}  // namespace tng::ingress
