@@ -237,6 +237,38 @@ class Netns:
         Deadline(seconds, f"{host}:{port} to refuse connections in {self.name}").poll(
             refused, interval=0.05, detail=lambda: f"last attempt: {last[0] if last else '-'}")
 
+    # -- netfilter state (the capture rules tng installs; legacy x_tables, see endpoints/netfilter)
+
+    def iptables_save(self):
+        """The namespace's legacy nat and mangle tables as iptables-legacy-save prints them,
+        without the comment lines (which carry a timestamp) and with packet counters zeroed, for
+        before/after checks. The kernel instantiates a table on first use and never removes it,
+        so both are instantiated first: an empty table then reads the same before and after."""
+        for table in ("nat", "mangle"):
+            self.run(["iptables-legacy", "-t", table, "-S"], check_rc=True,
+                     what=f"iptables-legacy -t {table} -S")
+        res = self.run(["iptables-legacy-save"], check_rc=True, what="iptables-legacy-save")
+        lines = [l for l in res.stdout.decode().splitlines() if not l.startswith("#")]
+        return [re.sub(r"\[\d+:\d+\]$", "[0:0]", l) for l in lines]
+
+    def tng_rule_lines(self):
+        """The lines of iptables-legacy-save that mention TNG chains, in order."""
+        return [l for l in self.iptables_save() if "TNG_" in l]
+
+    def routing_state(self):
+        """`ip -4 rule` and `ip -4 route show table all` (the TPROXY policy routes live there;
+        IPv6 is left out: its link-local routes appear on their own some time after link-up)."""
+        rules = self.run(["ip", "-4", "rule", "show"], check_rc=True).stdout.decode()
+        routes = self.run(["ip", "-4", "route", "show", "table", "all"],
+                          check_rc=True).stdout.decode()
+        return rules.splitlines(), routes.splitlines()
+
+    def tagged_policy(self):
+        """Policy rules and routes of routing protocol 116 (tng's) in the namespace."""
+        rules, routes = self.routing_state()
+        return ([l.split(":", 1)[1].strip() for l in rules if "proto 116" in l],
+                [l.strip() for l in routes if "proto 116" in l])
+
     def pids(self):
         res = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True)
         return [int(p) for p in res.stdout.split()] if res.returncode == 0 else []

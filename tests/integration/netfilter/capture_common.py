@@ -47,16 +47,12 @@ def start_probe(ctx, ns, config, name, remove_stale=False):
 
 def tng_lines(ns):
     """The lines of iptables-legacy-save in ns that mention our chains, in order."""
-    res = ns.run(["iptables-legacy-save"], check_rc=True, what="iptables-legacy-save")
-    return [l for l in res.stdout.decode().splitlines() if "TNG_" in l]
+    return ns.tng_rule_lines()
 
 
 def tagged_policy(ns):
     """Policy rules and routes of routing protocol 116 (ours) in ns."""
-    rules = ns.run(["ip", "rule", "show"], check_rc=True).stdout.decode().splitlines()
-    routes = ns.run(["ip", "route", "show", "table", "all"], check_rc=True).stdout.decode()
-    return ([l.split(":", 1)[1].strip() for l in rules if "proto 116" in l],
-            [l.strip() for l in routes.splitlines() if "proto 116" in l])
+    return ns.tagged_policy()
 
 
 def _read_line(sock, dl):
