@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Capture rules over the gateway's life, in one namespace per side: the seed's mesh node config
 (a netfilter ingress with its TPROXY policy route and a netfilter egress) plus an egress whose
-capture_dst lists several entries (host/CIDR + port, port range).
+capture_dst lists several entries (host/CIDR + port, port range, ipset).
 
 Checks: SIGKILL leaves the chains and the policy route behind; the next start removes them and
 installs exactly one set; a final SIGTERM leaves iptables-legacy-save, `ip rule` and `ip route
@@ -22,7 +22,8 @@ CONFIG = {
     "add_egress": [
         {"netfilter": {"capture_dst": {"port": 9001}}, "no_ra": True},
         {"netfilter": {"capture_dst": [{"host": "10.0.0.0/8", "port": 9100, "port_end": 9102},
-                                       {"host": "10.9.9.9", "port": 9200}],
+                                       {"host": "10.9.9.9", "port": 9200},
+                                       {"ipset": "tng_it_set", "port": 9300}],
                        "listen_port": 41000, "so_mark": 1234}, "no_ra": True},
     ],
 }
@@ -37,6 +38,7 @@ def counts(ns):
 def body(ctx):
     client, server, c_ip, s_ip = two_hosts(ctx, 223)
     site, big_sha = make_site(ctx, 1 << 20)
+    client.run(["ipset", "create", "tng_it_set", "hash:ip"], check_rc=True)
     before = client.iptables_save(), client.routing_state()
 
     # Without CAP_NET_ADMIN: a clear error, nothing installed.
@@ -62,8 +64,9 @@ def body(ctx):
           "--to-ports 41000" in lines and
           "-A TNG_EGRESS_1 -d 10.9.9.9/32 -p tcp -m addrtype ! --src-type LOCAL -m tcp "
           "--dport 9200 -j REDIRECT "
-          "--to-ports 41000" in lines,
-          "several capture_dst entries (CIDR, port range, host), so_mark and listen_port",
+          "--to-ports 41000" in lines and
+          any("--match-set tng_it_set dst" in l and "--dport 9300" in l for l in lines),
+          "several capture_dst entries (CIDR, port range, host, ipset), so_mark and listen_port",
           "\n".join(lines))
 
     second = ctx.spawn("tng-second", [harness.tng_bin(), "launch", "--config-content",

@@ -17,6 +17,7 @@ SIGTERM iptables-legacy-save, `ip rule` and `ip route show table all` equal what
 
 import signal
 import sys
+from pathlib import Path
 
 from netfilter_peers import (MARKER, Wire, fetch, http_server, make_site, request_peers,
                              two_hosts, wait_access_logs)
@@ -35,10 +36,13 @@ KEPT_CAPS = (1 << 12) | (1 << 13)
 
 
 def cap_eff(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("CapEff:"):
-            return int(line.split()[1], 16)
-    return None
+    """CapEff of every thread of pid (capabilities are per thread)."""
+    out = set()
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith("CapEff:"):
+                out.add(int(line.split()[1], 16))
+    return out
 
 
 def body(ctx):
@@ -63,9 +67,10 @@ def body(ctx):
         rules, routes = ns.tagged_policy()
         check(rules == ["from all fwmark 0x236/0xffffff lookup 239 proto 116"] and len(routes) == 1,
               f"{ns.name}: one fwmark policy rule and one local route", f"{rules} {routes}")
-    caps = cap_eff(tng_s.pid)
-    check(caps == KEPT_CAPS, "the running gateway kept only CAP_NET_ADMIN and CAP_NET_RAW",
-          f"CapEff {caps:#x}" if caps is not None else "no CapEff")
+    for tng in (tng_s, tng_c):
+        caps = cap_eff(tng.pid)
+        check(caps == {KEPT_CAPS}, f"every thread of {tng.name} kept only CAP_NET_ADMIN and "
+              "CAP_NET_RAW", f"CapEff {[hex(c) for c in caps]}")
 
     # Captured on the client, tunnelled, captured on the server, byte-exact.
     fetch(ctx, client, f"http://{s_ip}:9001/big.bin", big_sha, "captured 4 MiB download")
