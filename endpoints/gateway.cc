@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/reactor.h"
+#include "endpoints/control/restful.h"
 #include "endpoints/egress/mapping.h"
 #include "endpoints/ingress/mapping.h"
 #include "endpoints/ingress/socks5.h"
@@ -20,6 +21,7 @@ struct Gateway::PerReactor {
   std::vector<std::unique_ptr<ingress::Socks5Ingress>> socks5_ingress;
   std::vector<std::unique_ptr<egress::MappingEgress>> mapping_egress;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::unique_ptr<control::RestfulControl> control;  // reactor 0 only
   std::thread thread;
 };
 
@@ -171,6 +173,19 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       if (!st.ok()) return st;
     }
   }
+  // The control interface is one listener for the process, on the first reactor.
+  if (index == 0 && config_.control.restful) {
+    auto addr = ListenAddress(*config_.control.restful);
+    if (!addr.ok()) return addr.status();
+    auto fd = ListenTcp(*addr);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("control_interface.restful: ", fd.status().message()));
+    }
+    pr.control = std::make_unique<control::RestfulControl>(r, std::move(*fd), readiness_);
+    TNG_LOG(Info, "control").Kv("address", addr->ToString())
+        << "control interface listening (GET /livez, /readyz)";
+  }
   return absl::OkStatus();
 }
 
@@ -191,6 +206,9 @@ absl::Status Gateway::Start() {
       Acceptor* acc = a.get();
       r->Post([acc] { acc->Start(); });
       r->AddDrainHook([acc] { acc->Stop(); });  // before the thread starts
+    }
+    if (control::RestfulControl* control = pr->control.get()) {
+      r->Post([control] { control->Start(); });  // stops by itself when the reactor drains
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

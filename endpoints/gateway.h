@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "endpoints/config/options.h"
+#include "endpoints/control/readiness.h"
 
 namespace tng {
 
@@ -37,6 +38,8 @@ class Gateway {
   void Join();
 
   size_t listener_count() const;
+  // What the gateway still lacks before /readyz answers "ok"; endpoints register conditions.
+  Readiness& readiness() { return readiness_; }
 
  private:
   struct PerReactor;
@@ -45,6 +48,7 @@ class Gateway {
 
   config::GatewayOptions config_;
   GatewayRunOptions run_;
+  Readiness readiness_;
   std::vector<std::unique_ptr<PerReactor>> reactors_;
   std::mutex mu_;
   std::condition_variable cv_;
