@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/reactor.h"
+#include "endpoints/control/restful.h"
 #include "endpoints/egress/mapping.h"
 #include "endpoints/egress/netfilter.h"
 #include "endpoints/ingress/mapping.h"
@@ -28,6 +29,7 @@ struct Gateway::PerReactor {
   std::vector<std::unique_ptr<ingress::NetfilterIngress>> netfilter_ingress;
   std::vector<std::unique_ptr<egress::NetfilterEgress>> netfilter_egress;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::unique_ptr<control::RestfulControl> control;  // reactor 0 only
   std::thread thread;
 };
 
@@ -273,6 +275,19 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     pr.acceptors.push_back(
         std::make_unique<Acceptor>(r, std::move(*fd), std::move(handler), std::move(name)));
   }
+  // The control interface is one listener for the process, on the first reactor.
+  if (index == 0 && config_.control.restful) {
+    auto addr = ListenAddress(*config_.control.restful);
+    if (!addr.ok()) return addr.status();
+    auto fd = ListenTcp(*addr);
+    if (!fd.ok()) {
+      return absl::Status(fd.status().code(),
+                          absl::StrCat("control_interface.restful: ", fd.status().message()));
+    }
+    pr.control = std::make_unique<control::RestfulControl>(r, std::move(*fd), readiness_);
+    TNG_LOG(Info, "control").Kv("address", addr->ToString())
+        << "control interface listening (GET /livez, /readyz)";
+  }
   return absl::OkStatus();
 }
 
@@ -335,6 +350,9 @@ absl::Status Gateway::Start() {
       Acceptor* acc = a.get();
       r->Post([acc] { acc->Start(); });
       r->AddDrainHook([acc] { acc->Stop(); });  // before the thread starts
+    }
+    if (control::RestfulControl* control = pr->control.get()) {
+      r->Post([control] { control->Start(); });  // stops by itself when the reactor drains
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "endpoints/config/options.h"
+#include "endpoints/control/readiness.h"
 #include "endpoints/netfilter/netfilter_rules.h"
 #include "endpoints/netfilter/rule_spec.h"
 
@@ -43,6 +44,8 @@ class Gateway {
   void RemoveCaptureRules();
 
   size_t listener_count() const;
+  // What the gateway still lacks before /readyz answers "ok"; endpoints register conditions.
+  Readiness& readiness() { return readiness_; }
 
  private:
   struct PerReactor;
@@ -53,6 +56,7 @@ class Gateway {
 
   config::GatewayOptions config_;
   GatewayRunOptions run_;
+  Readiness readiness_;
   std::vector<std::unique_ptr<PerReactor>> reactors_;
   // One rule set per netfilter endpoint, listen ports resolved; the rules are shared by all
   // reactors and installed once.

@@ -21,7 +21,6 @@ absl::StatusOr<ControlOptions> ReadControl(const json::Cursor& c, Context& ctx) 
   ControlOptions control;
   if (auto restful = r.Optional("restful")) {
     CONFIG_ASSIGN_OR_RETURN(control.restful, internal::ReadListenEndpoint(*restful, ctx, "tcp"));
-    ctx.NotYet(restful->path(), "control interface (restful)");
   }
   if (auto ttrpc = r.Optional("ttrpc")) {
     CONFIG_ASSIGN_OR_RETURN(json::ObjectReader tr, json::ObjectReader::Open(*ttrpc));
@@ -169,10 +168,7 @@ absl::StatusOr<GatewayOptions> ParseConfig(std::string_view json_text,
     std::vector<Listener> ignored;
     Context admin_ctx{&options.unsupported, options.control.restful ? &ignored : &listeners};
     CONFIG_ASSIGN_OR_RETURN(HostPort bind, internal::ReadListenEndpoint(*admin, admin_ctx, "tcp"));
-    if (!options.control.restful) {
-      options.control.restful = bind;
-      ctx.NotYet(admin->path(), "control interface (restful, configured as admin_bind)");
-    }
+    if (!options.control.restful) options.control.restful = bind;
   }
   if (auto metric = r.Optional("metric")) {
     CONFIG_ASSIGN_OR_RETURN(options.metric_exporters, ReadExporters(*metric, true, ctx));

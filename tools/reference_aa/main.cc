@@ -1,5 +1,6 @@
 // tng-reference-aa: a stand-in for the CoCo Attestation Agent on machines without TEE hardware.
-// It serves the AA's real ttrpc API on a unix socket and answers with `sample` TEE evidence.
+// It serves the AA's real ttrpc API on a unix socket (and optionally the api-server-rest evidence
+// API over HTTP) and answers with `sample` TEE evidence.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -10,18 +11,24 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "attestation/ttrpc.h"
+#include "core/http/server.h"
+#include "core/http/url.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/reactor.h"
 #include "tools/reference_aa/aa_service.h"
+#include "tools/reference_aa/rest_service.h"
 
 namespace {
 
-constexpr char kUsage[] = R"(Usage: tng-reference-aa --socket PATH [options]
+constexpr char kUsage[] =
+    R"(Usage: tng-reference-aa --socket PATH [--rest-listen HOST:PORT] [options]
 
 Serves the CoCo Attestation Agent's ttrpc API (attestation_agent.AttestationAgentService) on a
 unix socket for the `sample` TEE, for tests and demos on machines without TEE hardware:
@@ -31,10 +38,20 @@ unix socket for the `sample` TEE, for tests and demos on machines without TEE ha
   GetAdditionalTees      none
 Other methods answer UNIMPLEMENTED. Logs are key=value lines on stderr (level from TNG_LOG).
 
+With --rest-listen it also serves the CoCo api-server-rest ("ASR") evidence API over HTTP, as
+TNG's `aa_provider: coco_asr` calls it, with the same evidence and switches:
+  GET /info                                   {"tee":"sample"}
+  GET /aa/evidence?runtime_data=X             sample evidence for the bytes of X (URL-decoded);
+                                              with &encoding=base64, X is base64url/base64
+  GET /aa/additional-evidence?runtime_data=X  200 with an empty body (no additional attesters)
+Other paths answer 404, other methods 405, a missing runtime_data 400, --fail-evidence 500.
+
 Options:
   --socket PATH               where to listen: a path, "@name" for an abstract socket, or a
                               ttrpc address (unix:///path, unix://@name). Missing parent
                               directories are created; a stale socket file is replaced.
+  --rest-listen HOST:PORT     also serve the ASR REST API on this TCP address (port 0: any
+                              free port; the log line "rest listening" names the one chosen)
   --fail-evidence             GetEvidence answers INTERNAL, as an AA whose attester fails
   --delay-ms N                wait N milliseconds before answering each request
   --report-data-override HEX  evidence carries these bytes as report data instead of the
@@ -46,6 +63,7 @@ SIGTERM or SIGINT stops the agent and removes the socket file.
 
 struct Args {
   std::string socket;
+  std::optional<tng::http::HostPort> rest_listen;
   tng::reference_aa::AaServiceOptions service;
 };
 
@@ -84,6 +102,25 @@ int ParseArgs(int argc, char** argv, Args& args) {
       const char* v = value();
       if (v == nullptr) return UsageError("--socket needs a path");
       args.socket = v;
+    } else if (a == "--rest-listen") {
+      const char* v = value();
+      if (v == nullptr) return UsageError("--rest-listen needs HOST:PORT");
+      // HOST:PORT, "[v6]:PORT"; port 0 picks a free port.
+      std::string_view text = v;
+      size_t colon = text.rfind(':');
+      std::string host(colon == std::string_view::npos ? "" : text.substr(0, colon));
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+      char* end = nullptr;
+      errno = 0;
+      long port = colon == std::string_view::npos ? -1 : std::strtol(v + colon + 1, &end, 10);
+      if (host.empty() || port < 0 || port > 65535 || errno != 0 || end == v + colon + 1 ||
+          *end != '\0') {
+        return UsageError("--rest-listen needs HOST:PORT, e.g. 127.0.0.1:8006");
+      }
+      auto hp = tng::http::HostPort{.host = host, .port = static_cast<uint16_t>(port)};
+      args.rest_listen = hp;
     } else if (a == "--fail-evidence") {
       args.service.fail_evidence = true;
     } else if (a == "--delay-ms") {
@@ -190,6 +227,35 @@ int main(int argc, char** argv) {
     return 1;
   }
   tng::Reactor& r = **reactor;
+  std::unique_ptr<tng::http::HttpServer> rest;
+  if (args.rest_listen) {
+    auto rest_addr =
+        tng::SocketAddress::FromLiteral(args.rest_listen->host, args.rest_listen->port);
+    if (!rest_addr.ok()) {
+      return UsageError("--rest-listen: " + std::string(rest_addr.status().message()));
+    }
+    auto rest_fd = tng::ListenTcp(*rest_addr, {});
+    if (!rest_fd.ok()) {
+      std::fprintf(stderr, "tng-reference-aa: %s\n",
+                   std::string(rest_fd.status().message()).c_str());
+      return 1;
+    }
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof(bound);
+    ::getsockname(rest_fd->get(), reinterpret_cast<sockaddr*>(&bound), &bound_len);
+    const std::string shown =
+        tng::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len).ToString();
+    rest = std::make_unique<tng::http::HttpServer>(
+        r, std::move(*rest_fd),
+        [&r, &args](const tng::http::Request& request) {
+          return tng::reference_aa::ServeRest(r, args.service, request);
+        },
+        tng::http::HttpServerOptions{.name = "reference-aa-rest"});
+    r.Post([&r, &rest, shown] {
+      rest->Start();
+      TNG_LOG(Info, "reference-aa").Kv("address", shown) << "rest listening";
+    });
+  }
   uint64_t next_id = 0;
   tng::Acceptor acceptor(
       r, std::move(*listen_fd),

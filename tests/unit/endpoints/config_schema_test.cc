@@ -149,7 +149,7 @@ TEST(ConfigSchemaTest, LegacyFormsMeanWhatTngMakesOfThem) {
   EXPECT_THAT(UnsupportedPaths(o),
               ElementsAre("add_ingress[0].http_proxy", "add_ingress[0].encap_in_http",
                           "add_ingress[0].verify", "add_egress[0].decap_from_http",
-                          "add_egress[0].attest", "admin_bind", "metric.exporters[0]"));
+                          "add_egress[0].attest", "metric.exporters[0]"));
 }
 
 // Every kind and option of TNG 2.8's schema at least once.
@@ -294,7 +294,7 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
                   "add_egress[0].ohttp", "add_egress[0].direct_forward", "add_egress[0].attest",
                   "add_egress[1].hook", "add_egress[1].verify", "add_egress[2].mapping_udp",
                   "add_egress[2].ohttp", "add_egress[2].ohttp.allow_non_tng_traffic_regexes",
-                  "control_interface.restful", "control_interface.ttrpc", "metric.exporters[0]",
+                  "control_interface.ttrpc", "metric.exporters[0]",
                   "metric.exporters[1]", "metric.exporters[2]", "trace.exporters[0]",
                   "trace.exporters[1]"));
   EXPECT_THAT(o.unsupported,
@@ -309,10 +309,10 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
 
 TEST(ConfigSchemaTest, DescribeUnsupportedListsOneLinePerFeature) {
   GatewayOptions o = MustParse(R"({"add_ingress": [{"hook": {}, "no_ra": true}],
-      "control_interface": {"restful": {"port": 50000}}})");
+      "control_interface": {"ttrpc": {"path": "/run/tng.sock"}}})");
   EXPECT_EQ(DescribeUnsupported(o),
             "add_ingress[0].hook: ingress kind hook is not implemented yet\n"
-            "control_interface.restful: control interface (restful) is not implemented yet\n");
+            "control_interface.ttrpc: control interface (ttrpc) is not implemented yet\n");
 }
 
 TEST(ConfigSchemaTest, EmptyConfigurationIsValid) {
