@@ -12,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "endpoints/config/options.h"
+#include "endpoints/control/readiness.h"
+#include "endpoints/tunnel/ra_tls.h"
 
 namespace tng {
 
@@ -38,6 +40,9 @@ class Gateway {
 
   size_t listener_count() const;
 
+  // What is not available yet (attestation material): read by /readyz.
+  Readiness& readiness() { return readiness_; }
+
  private:
   struct PerReactor;
   Gateway() = default;
@@ -45,6 +50,11 @@ class Gateway {
 
   config::GatewayOptions config_;
   GatewayRunOptions run_;
+  Readiness readiness_;
+  // Per configured endpoint (same index as config_.ingress / config_.egress): its RA-TLS issuer
+  // and verifier, shared by every reactor.
+  std::vector<tunnel::RaShared> ingress_ra_;
+  std::vector<tunnel::RaShared> egress_ra_;
   std::vector<std::unique_ptr<PerReactor>> reactors_;
   std::mutex mu_;
   std::condition_variable cv_;
