@@ -48,17 +48,26 @@ void AccessLog::Done(uint64_t app_to_tunnel, uint64_t tunnel_to_app, int app_err
                                                                   start_)
                 .count();
   const bool clean = app_error == 0 && tunnel_error == 0;
-  TNG_LOG(Info, "access")
-          .Kv("endpoint", endpoint_id_)
-          .Kv("side", side_)
-          .Kv("peer", peer_)
-          .Kv("app_to_tunnel", app_to_tunnel)
-          .Kv("tunnel_to_app", tunnel_to_app)
-          .Kv("duration_ms", ms)
-          .Kv("result", clean ? "ok" : "reset")
-          .Kv("app_error", app_error == 0 ? "-" : strerror(-app_error))
-          .Kv("tunnel_error", tunnel_error == 0 ? "-" : strerror(-tunnel_error))
-      << "connection closed";
+  if (LogLevel::Info > CurrentLogLevel()) return;
+  LogLine line(LogLevel::Info, "access");
+  line.Kv("endpoint", endpoint_id_).Kv("side", side_).Kv("peer", peer_);
+  if (!attestation_.local_tee.empty()) line.Kv("local_tee", attestation_.local_tee);
+  if (attestation_.peer_verified) {
+    std::string ids;
+    for (const auto& id : attestation_.peer_policy_ids) {
+      if (!ids.empty()) ids += ',';
+      ids += id;
+    }
+    line.Kv("peer_tee", attestation_.peer_tee.empty() ? "-" : attestation_.peer_tee)
+        .Kv("peer_policy_ids", ids.empty() ? "-" : ids);
+  }
+  line.Kv("app_to_tunnel", app_to_tunnel)
+      .Kv("tunnel_to_app", tunnel_to_app)
+      .Kv("duration_ms", ms)
+      .Kv("result", clean ? "ok" : "reset")
+      .Kv("app_error", app_error == 0 ? "-" : strerror(-app_error))
+      .Kv("tunnel_error", tunnel_error == 0 ? "-" : strerror(-tunnel_error));
+  line << "connection closed";
 }
 
 }  // namespace tng

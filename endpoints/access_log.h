@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "endpoints/endpoint_stats.h"
+#include "endpoints/tunnel/tunnel_attestation.h"
 
 namespace tng {
 
@@ -19,6 +20,9 @@ class AccessLog {
   AccessLog& operator=(const AccessLog&) = delete;
 
   void SetPeer(int fd);  // records the remote address of `fd`
+  // What the RA-TLS handshake established: local_tee, peer_tee and peer_policy_ids on the
+  // "connection closed" line.
+  void SetAttestation(const tunnel::TunnelAttestation& attestation) { attestation_ = attestation; }
   void Fail(std::string_view stage, const absl::Status& status);
   void Done(uint64_t app_to_tunnel, uint64_t tunnel_to_app, int app_error, int tunnel_error);
 
@@ -27,6 +31,7 @@ class AccessLog {
   std::string_view side_;
   EndpointStats& stats_;
   std::string peer_;
+  tunnel::TunnelAttestation attestation_;
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -100,6 +100,37 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const config::GatewayOp
     }
   }
   if (auto st = g->ResolveCapturePorts(); !st.ok()) return st;
+  // One issuer and verifier per endpoint, shared by every reactor; attesting endpoints report
+  // whether their certificate is available through readiness (and the logs).
+  tunnel::TunnelTimeouts timeouts;
+  auto make_shared = [&](const config::RaOptions& ra, const std::string& id,
+                         const std::string& json_path) -> absl::StatusOr<tunnel::RaShared> {
+    std::function<void(bool, const std::string&)> on_status;
+    if (ra.attest) {
+      Readiness* readiness = &g->readiness_;
+      int cond = readiness->Register(absl::StrCat(json_path, ": attestation evidence"),
+                                     "RA-TLS certificate not issued yet");
+      on_status = [readiness, cond](bool ready, const std::string& reason) {
+        readiness->Set(cond, ready, reason);
+      };
+    }
+    auto shared = tunnel::MakeRaShared(ra, id, timeouts, std::move(on_status));
+    if (!shared.ok()) {
+      return absl::Status(shared.status().code(),
+                          absl::StrCat(json_path, ": ", shared.status().message()));
+    }
+    return shared;
+  };
+  for (const auto& in : config.ingress) {
+    auto shared = make_shared(in.ra, in.id, in.json_path);
+    if (!shared.ok()) return shared.status();
+    g->ingress_ra_.push_back(std::move(*shared));
+  }
+  for (const auto& eg : config.egress) {
+    auto shared = make_shared(eg.ra, eg.id, eg.json_path);
+    if (!shared.ok()) return shared.status();
+    g->egress_ra_.push_back(std::move(*shared));
+  }
   for (int i = 0; i < n; ++i) {
     auto pr = std::make_unique<PerReactor>();
     if (auto st = g->BuildReactor(*pr, i); !st.ok()) return st;
@@ -180,8 +211,9 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
 
   // One RA-TLS context per endpoint per reactor; errors name the endpoint's config path.
   auto make_ra_tls = [&](const config::RaOptions& ra_opts, crypto::TlsRole role,
-                         const std::string& json_path) -> absl::StatusOr<tunnel::RaTls*> {
-    auto ra = tunnel::RaTls::Create(ra_opts, role);
+                         const std::string& json_path,
+                         const tunnel::RaShared& shared) -> absl::StatusOr<tunnel::RaTls*> {
+    auto ra = tunnel::RaTls::Create(ra_opts, role, shared);
     if (!ra.ok()) {
       return absl::Status(ra.status().code(), absl::StrCat(json_path, ": ", ra.status().message()));
     }
@@ -189,9 +221,10 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     return pr.ra_tls.back().get();
   };
 
-  for (const auto& in : config_.ingress) {
+  for (size_t i = 0; i < config_.ingress.size(); ++i) {
+    const auto& in = config_.ingress[i];
     if (!in.mapping) continue;
-    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path);
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path, ingress_ra_[i]);
     if (!ra.ok()) return ra.status();
     tunnel::RaTls& ra_ref = **ra;
     for (const auto& pm : ExpandRules(*in.mapping)) {
@@ -205,9 +238,10 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       if (!st.ok()) return st;
     }
   }
-  for (const auto& in : config_.ingress) {
+  for (size_t i = 0; i < config_.ingress.size(); ++i) {
+    const auto& in = config_.ingress[i];
     if (!in.socks5) continue;
-    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path);
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path, ingress_ra_[i]);
     if (!ra.ok()) return ra.status();
     auto target = ingress::MakeSocks5Target(in.id, *in.socks5);
     if (!target.ok()) {
@@ -221,9 +255,10 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
                      [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
     if (!st.ok()) return st;
   }
-  for (const auto& eg : config_.egress) {
+  for (size_t i = 0; i < config_.egress.size(); ++i) {
+    const auto& eg = config_.egress[i];
     if (!eg.mapping) continue;
-    auto ra = make_ra_tls(eg.ra, crypto::TlsRole::kServer, eg.json_path);
+    auto ra = make_ra_tls(eg.ra, crypto::TlsRole::kServer, eg.json_path, egress_ra_[i]);
     if (!ra.ok()) return ra.status();
     tunnel::RaTls& ra_ref = **ra;
     for (const auto& pm : ExpandRules(*eg.mapping)) {
@@ -247,7 +282,7 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     const std::string& id = is_ingress ? config_.ingress[spec.id].id : config_.egress[spec.id].id;
     const std::string name = absl::StrCat(json_path, ".netfilter");
     auto ra = make_ra_tls(ra_opts, is_ingress ? crypto::TlsRole::kClient : crypto::TlsRole::kServer,
-                          json_path);
+                          json_path, is_ingress ? ingress_ra_[spec.id] : egress_ra_[spec.id]);
     if (!ra.ok()) return ra.status();
     auto fd =
         ListenTcp(*SocketAddress::FromLiteral(CaptureListenHost(spec.direction), spec.listen_port));
@@ -344,6 +379,12 @@ size_t Gateway::listener_count() const {
 
 absl::Status Gateway::Start() {
   if (auto st = InstallCaptureRules(); !st.ok()) return st;
+  // Attestation material is made off the reactors, from now on.
+  for (auto* list : {&ingress_ra_, &egress_ra_}) {
+    for (auto& shared : *list) {
+      if (shared.issuer) shared.issuer->Start();
+    }
+  }
   for (auto& pr : reactors_) {
     Reactor* r = pr->reactor.get();
     for (auto& a : pr->acceptors) {

@@ -15,6 +15,7 @@
 #include "endpoints/control/readiness.h"
 #include "endpoints/netfilter/netfilter_rules.h"
 #include "endpoints/netfilter/rule_spec.h"
+#include "endpoints/tunnel/ra_tls.h"
 
 namespace tng {
 
@@ -44,7 +45,7 @@ class Gateway {
   void RemoveCaptureRules();
 
   size_t listener_count() const;
-  // What the gateway still lacks before /readyz answers "ok"; endpoints register conditions.
+  // What the gateway still lacks (attestation material) before /readyz answers "ok".
   Readiness& readiness() { return readiness_; }
 
  private:
@@ -57,6 +58,10 @@ class Gateway {
   config::GatewayOptions config_;
   GatewayRunOptions run_;
   Readiness readiness_;
+  // Per configured endpoint (same index as config_.ingress / config_.egress): its RA-TLS issuer
+  // and verifier, shared by every reactor.
+  std::vector<tunnel::RaShared> ingress_ra_;
+  std::vector<tunnel::RaShared> egress_ra_;
   std::vector<std::unique_ptr<PerReactor>> reactors_;
   // One rule set per netfilter endpoint, listen ports resolved; the rules are shared by all
   // reactors and installed once.

@@ -282,6 +282,32 @@ absl::StatusOr<VerifyOptions> ReadVerify(const json::Cursor& c) {
   return v;
 }
 
+// Implemented: evidence from the AA over ttrpc (aa_provider coco, aa_type uds), from configfs-tsm
+// (aa_type builtin) or from the CoCo ASR REST API (aa_provider coco_asr), passport tokens and
+// verification through a trustee AS over REST. The rest is recorded (once per block) for `launch`
+// to refuse.
+void NoteUnimplemented(const AttestOptions& a, const std::string& path, Context& ctx) {
+  if (a.aa_provider != "coco" && a.aa_provider != "coco_asr") {
+    ctx.NotYet(path, Cat("remote attestation (attest) with aa_provider ", a.aa_provider));
+  } else if (a.aa_provider == "coco" && a.aa_type != "uds" && a.aa_type != "builtin") {
+    ctx.NotYet(path, Cat("remote attestation (attest) with aa_type ", a.aa_type));
+  } else if (a.model == "passport" && a.as_provider != "coco") {
+    ctx.NotYet(path, Cat("passport attestation with as_provider ", a.as_provider));
+  } else if (a.model == "passport" && a.as_type != "restful") {
+    ctx.NotYet(path, Cat("passport attestation with as_type ", a.as_type));
+  }
+}
+
+void NoteUnimplemented(const VerifyOptions& v, const std::string& path, Context& ctx) {
+  if (v.as_provider != "coco") {
+    ctx.NotYet(path, Cat("remote attestation (verify) with as_provider ", v.as_provider));
+  } else if (v.as_type != "restful") {
+    ctx.NotYet(path, Cat("remote attestation (verify) with as_type ", v.as_type));
+  } else if (v.verify_signer_transparency) {
+    ctx.NotYet(path, "remote attestation (verify) with verify_signer_transparency");
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<RaOptions> ReadRa(json::ObjectReader& r, Context& ctx) {
@@ -289,11 +315,11 @@ absl::StatusOr<RaOptions> ReadRa(json::ObjectReader& r, Context& ctx) {
   CONFIG_ASSIGN_OR_RETURN(ra.no_ra, ReadOptionalBool(r, "no_ra", false));
   if (auto attest = r.Optional("attest")) {
     CONFIG_ASSIGN_OR_RETURN(ra.attest, ReadAttest(*attest));
-    ctx.NotYet(attest->path(), "remote attestation (attest)");
+    NoteUnimplemented(*ra.attest, attest->path(), ctx);
   }
   if (auto verify = r.Optional("verify")) {
     CONFIG_ASSIGN_OR_RETURN(ra.verify, ReadVerify(*verify));
-    ctx.NotYet(verify->path(), "remote attestation (verify)");
+    NoteUnimplemented(*ra.verify, verify->path(), ctx);
   }
   if (ra.no_ra && ra.attest) {
     return r.KeyError("attest", "cannot be combined with \"no_ra\": true");

@@ -17,7 +17,7 @@ Task<void> MappingEgress::Serve(UniqueFd tunnel_fd) {
   auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
                                         timeouts_.handshake);
   if (!tunnel.ok()) {
-    log.Fail("handshake", tunnel.status());
+    log.Fail(tunnel::FailureStage(tunnel.status()), tunnel.status());
     co_return;
   }
   // Dial the application server.
@@ -29,6 +29,7 @@ Task<void> MappingEgress::Serve(UniqueFd tunnel_fd) {
     co_return;
   }
   // Relay: tunnel bytes in, application bytes out.
+  log.SetAttestation((*tunnel)->attestation());
   RelayStats relay = co_await Relay(**tunnel, *app);
   log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
 }

@@ -26,10 +26,11 @@ Task<void> MappingIngress::Serve(UniqueFd client_fd) {
   // Handshake and check the peer before any application byte leaves.
   auto tunnel = co_await ra_tls_.Connect(std::move(*upstream), timeouts_.handshake);
   if (!tunnel.ok()) {
-    log.Fail("handshake", tunnel.status());
+    log.Fail(tunnel::FailureStage(tunnel.status()), tunnel.status());
     co_return;
   }
   // Relay: application bytes in, tunnel bytes out.
+  log.SetAttestation((*tunnel)->attestation());
   RelayStats relay = co_await Relay(client, **tunnel);
   log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
 }

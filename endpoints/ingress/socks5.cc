@@ -382,7 +382,7 @@ Task<void> Socks5Ingress::Serve(UniqueFd client_fd) {
       << "CONNECT";
 
   // Refusals from here on tell the client why, with the RFC 1928 reply code.
-  auto refuse = [&](const char* stage, const absl::Status& status, Reply reply) -> Task<void> {
+  auto refuse = [&](std::string_view stage, const absl::Status& status, Reply reply) -> Task<void> {
     log.Fail(stage, absl::Status(status.code(), Cat(route, " to ", dst.ToString(), ": ",
                                                     std::string(status.message()), " (reply ",
                                                     socks5::ReplyName(reply), ")")));
@@ -406,9 +406,11 @@ Task<void> Socks5Ingress::Serve(UniqueFd client_fd) {
   // Handshake and check the peer before the client is told it may send.
   auto tunnel = co_await ra_tls_.Connect(std::move(*dialed.stream), timeouts_.handshake);
   if (!tunnel.ok()) {
-    co_await refuse("handshake", tunnel.status(), HandshakeReply(tunnel.status()));
+    co_await refuse(tunnel::FailureStage(tunnel.status()), tunnel.status(),
+                    HandshakeReply(tunnel.status()));
     co_return;
   }
+  log.SetAttestation((*tunnel)->attestation());
   co_await RelayToDestination(client, in, **tunnel, bound, timeout, log);
 }
 

@@ -1,10 +1,19 @@
-// The attested TLS layer of one endpoint: which certificate this side presents, whether it asks
-// for the peer's, and how the peer is judged after the handshake. One per endpoint per reactor.
+// The attested TLS layer of one endpoint: which certificate this side presents (its RA-TLS
+// certificate when it attests, else the dummy one on a server), whether it asks for the peer's,
+// and how the peer is judged after the handshake. One RaTls per endpoint per reactor; the issuer
+// and verifier behind it (RaShared) are one per endpoint, shared by all reactors.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "attestation/as_client.h"
+#include "attestation/ratls_issuer.h"
+#include "attestation/ratls_verifier.h"
 #include "core/connection_scope.h"
 #include "core/net.h"
 #include "crypto/tls_session.h"
@@ -18,11 +27,29 @@ struct TunnelTimeouts {
   Duration handshake = std::chrono::seconds(10);
 };
 
+// The per-endpoint attestation state: set for `attest` and `verify` respectively.
+struct RaShared {
+  std::shared_ptr<attestation::RatlsIssuer> issuer;
+  std::shared_ptr<attestation::RatlsVerifier> verifier;
+};
+
+// Builds the issuer (not started) and verifier of an endpoint's RA settings: reads
+// trusted_certs_paths, picks the evidence source. `name` names the endpoint in logs; `on_status`
+// is told when the attestation material becomes available or unavailable.
+absl::StatusOr<RaShared> MakeRaShared(
+    const config::RaOptions& ra, std::string name, const TunnelTimeouts& timeouts,
+    std::function<void(bool ready, const std::string& reason)> on_status);
+
+// "attestation" for errors of the attestation checks or material, else "handshake": the stage
+// the access log names.
+std::string_view FailureStage(const absl::Status& status);
+
 class RaTls {
  public:
-  // `role`: ingress endpoints are TLS clients, egress endpoints TLS servers.
+  // `role`: ingress endpoints are TLS clients, egress endpoints TLS servers. `shared` must hold
+  // an issuer when ra.attest is set and a verifier when ra.verify is set.
   static absl::StatusOr<std::unique_ptr<RaTls>> Create(const config::RaOptions& ra,
-                                                       crypto::TlsRole role);
+                                                       crypto::TlsRole role, RaShared shared = {});
 
   // Ingress: TLS client handshake on a connected socket, then the peer check. No application
   // byte may be sent before this returns a stream.
@@ -33,10 +60,24 @@ class RaTls {
  private:
   RaTls() = default;
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Handshake(TcpStream tcp, Duration timeout);
-  absl::Status CheckPeer(crypto::TlsSession& session) const;
+  // The context presenting the current RA-TLS certificate (waits for the first one, bounded by
+  // `deadline`; per handshake with refresh_interval 0).
+  Task<absl::StatusOr<std::shared_ptr<crypto::TlsContext>>> AttestedContext(
+      Reactor& reactor, std::chrono::steady_clock::time_point deadline, std::string* tee);
+  absl::StatusOr<std::shared_ptr<crypto::TlsContext>> MakeContext(
+      const attestation::RatlsMaterial* material) const;
+  absl::Status CheckAlpn(crypto::TlsSession& session) const;
+  attestation::AsClient* AsClientFor(Reactor& reactor);
 
-  std::unique_ptr<crypto::TlsContext> context_;
   config::RaOptions ra_;
+  crypto::TlsRole role_ = crypto::TlsRole::kClient;
+  RaShared shared_;
+  // Without attest: fixed. With attest: the one for material generation context_generation_.
+  std::shared_ptr<crypto::TlsContext> context_;
+  uint64_t context_generation_ = 0;
+  int64_t context_not_after_ = 0;
+  std::string context_tee_;
+  std::unique_ptr<attestation::AsClient> as_client_;  // this reactor's, when verify has as_addr
 };
 
 }  // namespace tng::tunnel

@@ -9,6 +9,7 @@
 #include "core/tcp_stream.h"
 #include "core/wait_list.h"
 #include "crypto/tls_session.h"
+#include "endpoints/tunnel/tunnel_attestation.h"
 
 namespace tng::tunnel {
 
@@ -32,6 +33,9 @@ class TlsStream {
 
   crypto::TlsSession& session() { return *session_; }
   TcpStream& tcp() { return tcp_; }
+  // Set by RaTls once the peer check passed.
+  const TunnelAttestation& attestation() const { return attestation_; }
+  void set_attestation(TunnelAttestation a) { attestation_ = std::move(a); }
 
  private:
   // Sends everything the session has produced. Only one flush runs at a time; a second caller
@@ -43,6 +47,7 @@ class TlsStream {
   bool flushing_ = false;
   int send_error_ = 0;
   WaitList flush_done_;
+  TunnelAttestation attestation_;
 };
 
 }  // namespace tng::tunnel
