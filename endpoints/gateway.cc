@@ -7,6 +7,7 @@
 #include "core/net.h"
 #include "core/reactor.h"
 #include "endpoints/egress/mapping.h"
+#include "endpoints/ingress/http_proxy.h"
 #include "endpoints/ingress/mapping.h"
 #include "endpoints/ingress/socks5.h"
 #include "endpoints/tunnel/ra_tls.h"
@@ -18,6 +19,7 @@ struct Gateway::PerReactor {
   std::vector<std::unique_ptr<tunnel::RaTls>> ra_tls;
   std::vector<std::unique_ptr<ingress::MappingIngress>> mapping_ingress;
   std::vector<std::unique_ptr<ingress::Socks5Ingress>> socks5_ingress;
+  std::vector<std::unique_ptr<ingress::HttpProxyIngress>> http_proxy_ingress;
   std::vector<std::unique_ptr<egress::MappingEgress>> mapping_egress;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::thread thread;
@@ -152,6 +154,22 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     ingress::Socks5Ingress* raw = ep.get();
     pr.socks5_ingress.push_back(std::move(ep));
     auto st = listen(in.socks5->proxy_listen, absl::StrCat(in.json_path, ".socks5"),
+                     [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
+    if (!st.ok()) return st;
+  }
+  for (const auto& in : config_.ingress) {
+    if (!in.http_proxy) continue;
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path);
+    if (!ra.ok()) return ra.status();
+    auto target = ingress::MakeHttpProxyTarget(in.id, *in.http_proxy);
+    if (!target.ok()) {
+      return absl::Status(target.status().code(),
+                          absl::StrCat(in.json_path, ".http_proxy.", target.status().message()));
+    }
+    auto ep = std::make_unique<ingress::HttpProxyIngress>(r, std::move(*target), **ra, timeouts);
+    ingress::HttpProxyIngress* raw = ep.get();
+    pr.http_proxy_ingress.push_back(std::move(ep));
+    auto st = listen(in.http_proxy->proxy_listen, absl::StrCat(in.json_path, ".http_proxy"),
                      [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
     if (!st.ok()) return st;
   }
