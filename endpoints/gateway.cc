@@ -11,6 +11,7 @@
 #include "endpoints/control/restful.h"
 #include "endpoints/egress/mapping.h"
 #include "endpoints/egress/netfilter.h"
+#include "endpoints/ingress/http_proxy.h"
 #include "endpoints/ingress/mapping.h"
 #include "endpoints/ingress/netfilter.h"
 #include "endpoints/ingress/socks5.h"
@@ -25,6 +26,7 @@ struct Gateway::PerReactor {
   std::vector<std::unique_ptr<tunnel::RaTls>> ra_tls;
   std::vector<std::unique_ptr<ingress::MappingIngress>> mapping_ingress;
   std::vector<std::unique_ptr<ingress::Socks5Ingress>> socks5_ingress;
+  std::vector<std::unique_ptr<ingress::HttpProxyIngress>> http_proxy_ingress;
   std::vector<std::unique_ptr<egress::MappingEgress>> mapping_egress;
   std::vector<std::unique_ptr<ingress::NetfilterIngress>> netfilter_ingress;
   std::vector<std::unique_ptr<egress::NetfilterEgress>> netfilter_egress;
@@ -252,6 +254,23 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     ingress::Socks5Ingress* raw = ep.get();
     pr.socks5_ingress.push_back(std::move(ep));
     auto st = listen(in.socks5->proxy_listen, absl::StrCat(in.json_path, ".socks5"),
+                     [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
+    if (!st.ok()) return st;
+  }
+  for (size_t i = 0; i < config_.ingress.size(); ++i) {
+    const auto& in = config_.ingress[i];
+    if (!in.http_proxy) continue;
+    auto ra = make_ra_tls(in.ra, crypto::TlsRole::kClient, in.json_path, ingress_ra_[i]);
+    if (!ra.ok()) return ra.status();
+    auto target = ingress::MakeHttpProxyTarget(in.id, *in.http_proxy);
+    if (!target.ok()) {
+      return absl::Status(target.status().code(),
+                          absl::StrCat(in.json_path, ".http_proxy.", target.status().message()));
+    }
+    auto ep = std::make_unique<ingress::HttpProxyIngress>(r, std::move(*target), **ra, timeouts);
+    ingress::HttpProxyIngress* raw = ep.get();
+    pr.http_proxy_ingress.push_back(std::move(ep));
+    auto st = listen(in.http_proxy->proxy_listen, absl::StrCat(in.json_path, ".http_proxy"),
                      [raw](UniqueFd fd) { Spawn(raw->Serve(std::move(fd))); });
     if (!st.ok()) return st;
   }

@@ -172,8 +172,9 @@ absl::Status ReadIngress(const json::Cursor& c, size_t index, Context& ctx, Ingr
   } else {
     CONFIG_ASSIGN_OR_RETURN(out.mapping_udp, ReadMappingUdp(k, ctx));
   }
-  if (kind != "mapping" && kind != "socks5" && kind != "netfilter")
+  if (kind != "mapping" && kind != "socks5" && kind != "http_proxy" && kind != "netfilter") {
     ctx.NotYet(k.path(), Cat("ingress kind ", kind));
+  }
 
   if (r.Has("ohttp") && r.Has("encap_in_http")) {
     return r.KeyError("encap_in_http",

@@ -6,7 +6,7 @@
   * bad configs exit nonzero and say where: a misspelt key gets a "did you mean" hint naming the
     right key, an out-of-range port names its JSON path, a syntax error names line and column;
   * launch with the same bad configs exits 1 without listening;
-  * a feature not built yet (http_proxy ingress): check lists "not supported yet: <path>" and
+  * a feature not built yet (mapping_udp ingress): check lists "not supported yet: <path>" and
     exits 0, launch exits 1 with the same message.
 Nothing here needs a network, but launch runs in a private namespace so it cannot bind anything
 on the host.
@@ -140,19 +140,19 @@ def body(ctx):
     check(rc != 0, "launch without a config exits nonzero", f"exit {rc}")
 
     # A feature that is not built yet.
-    proxy = {"add_ingress": [{"http_proxy": {"proxy_listen": {"host": "127.0.0.1",
-                                                               "port": 41000}},
-                              "no_ra": True}]}
-    text = json.dumps(proxy, indent=2)
-    unsupported = re.compile(r"not supported yet:\s*\S*add_ingress\W{0,3}0\W{0,3}http_proxy")
+    udp = {"add_ingress": [{"mapping_udp": {"in": {"host": "127.0.0.1", "port": 41000},
+                                            "out": {"host": "127.0.0.1", "port": 30001}},
+                            "no_ra": True}]}
+    text = json.dumps(udp, indent=2)
+    unsupported = re.compile(r"not supported yet:\s*\S*add_ingress\W{0,3}0\W{0,3}mapping_udp")
     rc, out, err = tng(ns, ["check", "--config-content", text])
-    check(rc == 0, "tng check with an http_proxy ingress exits 0 (it is valid TNG config)",
+    check(rc == 0, "tng check with a mapping_udp ingress exits 0 (it is valid TNG config)",
           f"exit {rc}; stderr:\n{with_lines(err)}")
-    check(unsupported.search(err), "tng check lists not supported yet: add_ingress[0].http_proxy",
+    check(unsupported.search(err), "tng check lists not supported yet: add_ingress[0].mapping_udp",
           f"stderr:\n{with_lines(err)}")
     rc, out, err = tng(ns, ["launch", "--config-content", text])
-    check(rc == 1, "tng launch with an http_proxy ingress exits 1", f"exit {rc}")
-    check(unsupported.search(err), "tng launch says not supported yet: add_ingress[0].http_proxy",
+    check(rc == 1, "tng launch with a mapping_udp ingress exits 1", f"exit {rc}")
+    check(unsupported.search(err), "tng launch says not supported yet: add_ingress[0].mapping_udp",
           f"stderr:\n{with_lines(err)}")
     check(ns.probe("127.0.0.1", 41000) == "refused", "the refused launch bound nothing")
 
