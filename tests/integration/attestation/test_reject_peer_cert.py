@@ -88,7 +88,7 @@ def verifying_egress(ctx):
         # Without any certificate the TLS layer itself may refuse it (stage=handshake).
         stage = (r'msg="connection failed"[^\n]*stage=(attestation|handshake)' if name == "no"
                  else common.FAILED_ATTESTATION)
-        hint = r"certificate|cert|peer" if name == "no" else EXT_HINT
+        hint = r"cert|peer|handshake|verif|attest" if name == "no" else EXT_HINT
         common.expect_rejected(topo, f"egress verifying a fake ingress with {name} certificate",
                                eg, hint, attempt=attempt, stage=stage, others=(ing,))
     n = common.count_closed(eg, "egress")
