@@ -46,6 +46,8 @@ Options:
                         served at /certificate (verifiers must reject its tokens)
   --legacy-api          behave as trustee <= 1.5.2: /attestation takes only the flat body and
                         rejects the 1.6 body with "missing field `tee`"
+  --clock-offset SECS   add SECS (may be negative) to the clock that stamps tokens' iat/exp and
+                        challenges: with -600 every token is already expired when issued
   --help                this text
 
 SIGTERM or SIGINT stops the service.
@@ -55,6 +57,7 @@ struct Args {
   std::string host;
   uint16_t port = 0;
   bool untrusted_key = false;
+  long clock_offset = 0;
   tng::reference_as::ServiceOptions service;
 };
 
@@ -123,6 +126,10 @@ int ParseArgs(int argc, char** argv, Args& args) {
       args.untrusted_key = true;
     } else if (a == "--legacy-api") {
       args.service.legacy_api = true;
+    } else if (a == "--clock-offset") {
+      if (!ParseNumber(value(), -10L * 365 * 86400, 10L * 365 * 86400, args.clock_offset)) {
+        return UsageError("--clock-offset needs a number of seconds (negative: the past)");
+      }
     } else {
       return UsageError("unknown argument '" + std::string(a) + "'");
     }
@@ -132,9 +139,9 @@ int ParseArgs(int argc, char** argv, Args& args) {
 }
 
 tng::Task<tng::http::Response> HandleRequest(tng::reference_as::Service& service,
-                                             const tng::http::Request& request) {
-  tng::reference_as::Response answer =
-      service.Handle(request.method, request.parsed.path, request.body, std::time(nullptr));
+                                             const tng::http::Request& request, long clock_offset) {
+  tng::reference_as::Response answer = service.Handle(
+      request.method, request.parsed.path, request.body, std::time(nullptr) + clock_offset);
   TNG_LOG(Info, "reference-as")
           .Kv("method", request.method)
           .Kv("path", request.parsed.path)
@@ -200,7 +207,9 @@ int main(int argc, char** argv) {
   tng::Reactor& r = **reactor;
   tng::http::HttpServer server(
       r, std::move(*listen_fd),
-      [&service](const tng::http::Request& request) { return HandleRequest(service, request); },
+      [&service, offset = args.clock_offset](const tng::http::Request& request) {
+        return HandleRequest(service, request, offset);
+      },
       {.name = "reference-as"});
   r.AddDrainHook([&] { server.Stop(); });
   r.Post([&] {
@@ -216,6 +225,7 @@ int main(int argc, char** argv) {
             .Kv("token_ttl", args.service.token_ttl_seconds)
             .Kv("untrusted_key", args.untrusted_key ? "true" : "false")
             .Kv("legacy_api", args.service.legacy_api ? "true" : "false")
+            .Kv("clock_offset", args.clock_offset)
         << "listening";
     std::printf("listening on %s\n", bound.ToString().c_str());
     std::fflush(stdout);
