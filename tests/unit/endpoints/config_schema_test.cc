@@ -92,7 +92,8 @@ TEST(ConfigSchemaTest, RemoteAttestationDefaultsFollowTng) {
   EXPECT_EQ(ra.verify->as_type, "restful");
   EXPECT_EQ(ra.verify->as_addr, "http://127.0.0.1:50004/");
   EXPECT_THAT(ra.verify->policy_ids, ElementsAre("default"));
-  EXPECT_THAT(UnsupportedPaths(o), ElementsAre("add_ingress[0].attest", "add_ingress[0].verify"));
+  // AA over ttrpc and the trustee AS over REST are implemented.
+  EXPECT_THAT(UnsupportedPaths(o), IsEmpty());
 }
 
 TEST(ConfigSchemaTest, LegacyFormsMeanWhatTngMakesOfThem) {
@@ -146,11 +147,11 @@ TEST(ConfigSchemaTest, LegacyFormsMeanWhatTngMakesOfThem) {
   EXPECT_EQ(o.egress[0].ohttp->key.rotation_interval_s, 300u);
   EXPECT_FALSE(o.egress[1].ohttp.has_value());
 
-  EXPECT_THAT(UnsupportedPaths(o),
-              ElementsAre("add_ingress[0].http_proxy", "add_ingress[0].encap_in_http",
-                          "add_ingress[0].verify", "add_ingress[1].netfilter",
-                          "add_egress[0].netfilter", "add_egress[0].decap_from_http",
-                          "add_egress[0].attest", "admin_bind", "metric.exporters[0]"));
+  EXPECT_THAT(
+      UnsupportedPaths(o),
+      ElementsAre("add_ingress[0].http_proxy", "add_ingress[0].encap_in_http",
+                  "add_ingress[0].verify", "add_ingress[1].netfilter", "add_egress[0].netfilter",
+                  "add_egress[0].decap_from_http", "admin_bind", "metric.exporters[0]"));
 }
 
 // Every kind and option of TNG 2.8's schema at least once.
@@ -291,14 +292,12 @@ TEST(ConfigSchemaTest, EveryKindAndOptionOfTheNewestSchemaParses) {
                   "add_ingress[0].verify", "add_ingress[1].http_proxy", "add_ingress[1].ohttp",
                   "add_ingress[1].verify", "add_ingress[2].attest", "add_ingress[3].netfilter",
                   "add_ingress[3].verify", "add_ingress[4].hook", "add_ingress[5].mapping_udp",
-                  "add_ingress[5].quic", "add_egress[0].netfilter",
-                  "add_egress[0].ohttp.key.attest", "add_egress[0].ohttp.key.verify",
-                  "add_egress[0].ohttp", "add_egress[0].direct_forward", "add_egress[0].attest",
-                  "add_egress[1].hook", "add_egress[1].verify", "add_egress[2].mapping_udp",
-                  "add_egress[2].ohttp", "add_egress[2].ohttp.allow_non_tng_traffic_regexes",
-                  "control_interface.restful", "control_interface.ttrpc", "metric.exporters[0]",
-                  "metric.exporters[1]", "metric.exporters[2]", "trace.exporters[0]",
-                  "trace.exporters[1]"));
+                  "add_ingress[5].quic", "add_egress[0].netfilter", "add_egress[0].ohttp",
+                  "add_egress[0].direct_forward", "add_egress[0].attest", "add_egress[1].hook",
+                  "add_egress[2].mapping_udp", "add_egress[2].ohttp",
+                  "add_egress[2].ohttp.allow_non_tng_traffic_regexes", "control_interface.restful",
+                  "control_interface.ttrpc", "metric.exporters[0]", "metric.exporters[1]",
+                  "metric.exporters[2]", "trace.exporters[0]", "trace.exporters[1]"));
   EXPECT_THAT(o.unsupported,
               testing::Contains(Field(&Unsupported::feature, "ingress kind http_proxy")));
 
