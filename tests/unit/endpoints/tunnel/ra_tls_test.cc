@@ -83,12 +83,19 @@ class RaTlsTest : public ::testing::Test {
                               SideResult* out) -> Task<void> {
       ConnectionScope scope(r);
       TcpStream tcp(r, std::move(fd), &scope);
-      auto t = is_client ? co_await ra.Connect(std::move(tcp), timeout)
-                         : co_await ra.Accept(std::move(tcp), timeout);
+      // Not a conditional expression: GCC 12 miscompiles co_await inside ?:.
+      absl::StatusOr<std::unique_ptr<TlsStream>> t = absl::UnknownError("not run");
+      if (is_client) {
+        t = co_await ra.Connect(std::move(tcp), timeout);
+      } else {
+        t = co_await ra.Accept(std::move(tcp), timeout);
+      }
       out->status = t.status();
       if (!t.ok()) co_return;
       out->attestation = (*t)->attestation();
-      out->peer_cert = (*t)->session().PeerCertificateDer();
+      // A server that asked for no client certificate must not ask wolfSSL 5.5.4 for it (it
+      // dereferences a missing session there).
+      if (is_client) out->peer_cert = (*t)->session().PeerCertificateDer();
       if (is_client) {
         EXPECT_EQ(co_await (*t)->Write(Bytes("ping")), 0);
       }
@@ -96,7 +103,11 @@ class RaTlsTest : public ::testing::Test {
       int got = co_await (*t)->Read(std::span(buf));
       if (got > 0) out->received.assign(reinterpret_cast<char*>(buf), got);
       if (!is_client) {
-        EXPECT_EQ(co_await (*t)->Write(Bytes("pong")), 0);
+        // A client that rejected this server has gone: only an answered ping must be sent.
+        int rc = co_await (*t)->Write(Bytes("pong"));
+        if (!out->received.empty()) {
+          EXPECT_EQ(rc, 0);
+        }
       }
       co_await (*t)->ShutdownWrite();
       while (co_await (*t)->Read(std::span(buf)) > 0) {
