@@ -11,6 +11,11 @@ using crypto::StrCat;
 AsClient::AsClient(Reactor& reactor, AsClientOptions options)
     : reactor_(reactor), options_(std::move(options)) {
   while (!options_.as_addr.empty() && options_.as_addr.back() == '/') options_.as_addr.pop_back();
+  if (options_.transport == AsTransport::kGrpc) {
+    grpc_.emplace(reactor_, AsGrpcClientOptions{.as_addr = options_.as_addr,
+                                                .headers = options_.headers,
+                                                .timeout = options_.timeout});
+  }
 }
 
 Task<absl::StatusOr<AsClient::Reply>> AsClient::Call(std::string method, std::string path,
@@ -34,6 +39,7 @@ Task<absl::StatusOr<AsClient::Reply>> AsClient::Call(std::string method, std::st
 }
 
 Task<absl::StatusOr<std::string>> AsClient::Attest(AsAttestationInput input) {
+  if (grpc_) co_return co_await grpc_->Attest(std::move(input));
   if (!legacy_) {
     auto body = BuildAttestationRequest(input);
     if (!body.ok()) co_return body.status();
@@ -53,6 +59,7 @@ Task<absl::StatusOr<std::string>> AsClient::Attest(AsAttestationInput input) {
 }
 
 Task<absl::StatusOr<std::optional<AsChallenge>>> AsClient::GetChallenge() {
+  if (grpc_) co_return std::nullopt;
   auto reply =
       co_await Call("POST", std::string(kAsChallengePath), std::string(kAsChallengeRequestBody));
   if (!reply.ok()) co_return reply.status();
@@ -60,6 +67,11 @@ Task<absl::StatusOr<std::optional<AsChallenge>>> AsClient::GetChallenge() {
 }
 
 Task<absl::StatusOr<std::string>> AsClient::GetCertificate() {
+  if (grpc_) {
+    co_return absl::FailedPreconditionError(
+        StrCat("the gRPC Attestation Service at ", options_.as_addr,
+               " has no certificate RPC: set trusted_certs_paths to the AS token signer's CA"));
+  }
   auto reply = co_await Call("GET", std::string(kAsCertificatePath), "");
   if (!reply.ok()) co_return reply.status();
   auto certs = ParseCertificateResponse(reply->status, reply->body);
