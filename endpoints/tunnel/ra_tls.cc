@@ -52,6 +52,13 @@ std::string_view FailureStage(const absl::Status& status) {
                                                       : std::string_view("handshake");
 }
 
+namespace {
+// TNG's as_type "grpc" (or as_is_grpc) speaks gRPC to the AS; "restful" speaks REST.
+attestation::AsTransport AsTransportFor(const std::string& as_type) {
+  return as_type == "grpc" ? attestation::AsTransport::kGrpc : attestation::AsTransport::kRest;
+}
+}  // namespace
+
 absl::StatusOr<RaShared> MakeRaShared(
     const config::RaOptions& ra, std::string name, const TunnelTimeouts& timeouts,
     std::function<void(bool ready, const std::string& reason)> on_status) {
@@ -65,12 +72,14 @@ absl::StatusOr<RaShared> MakeRaShared(
     options.name = name;
     options.refresh_interval = std::chrono::seconds(a.refresh_interval_s);
     if (a.model == "passport") {
-      if (a.as_provider != "coco" || a.as_type != "restful" || !a.as_addr) {
+      if (a.as_provider != "coco" || (a.as_type != "restful" && a.as_type != "grpc") ||
+          !a.as_addr) {
         return absl::UnimplementedError(absl::StrCat("passport attestation with as_provider \"",
                                                      a.as_provider, "\", as_type \"", a.as_type,
                                                      "\" is not supported yet"));
       }
       attestation::RatlsIssuerOptions::Passport passport;
+      passport.as.transport = AsTransportFor(a.as_type);
       passport.as.as_addr = *a.as_addr;
       passport.as.headers = a.as_headers;
       passport.policy_ids = a.policy_ids;
@@ -82,7 +91,7 @@ absl::StatusOr<RaShared> MakeRaShared(
   }
   if (ra.verify) {
     const config::VerifyOptions& v = *ra.verify;
-    if (v.as_provider != "coco" || v.as_type != "restful") {
+    if (v.as_provider != "coco" || (v.as_type != "restful" && v.as_type != "grpc")) {
       return absl::UnimplementedError(absl::StrCat("verification with as_provider \"",
                                                    v.as_provider, "\", as_type \"", v.as_type,
                                                    "\" is not supported yet"));
@@ -194,6 +203,7 @@ attestation::AsClient* RaTls::AsClientFor(Reactor& reactor) {
   if (!ra_.verify || ra_.verify->as_addr.empty()) return nullptr;
   if (as_client_ == nullptr) {
     attestation::AsClientOptions options;
+    options.transport = AsTransportFor(ra_.verify->as_type);
     options.as_addr = ra_.verify->as_addr;
     options.headers = ra_.verify->as_headers;
     as_client_ = std::make_unique<attestation::AsClient>(reactor, std::move(options));

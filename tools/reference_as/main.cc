@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,7 @@
 #include "core/log.h"
 #include "core/net.h"
 #include "core/reactor.h"
+#include "tools/reference_as/grpc_service.h"
 #include "tools/reference_as/service.h"
 
 namespace {
@@ -39,6 +42,12 @@ HTTP 500 as trustee's does. Logs are key=value lines on stderr (level from TNG_L
 Options:
   --listen HOST:PORT    address to serve on (IPv4 or [IPv6] literal; port 0 picks a free port);
                         the bound address is printed on stdout as "listening on HOST:PORT"
+  --grpc-listen HOST:PORT
+                        also serve trustee's gRPC AS API (protos/attestation.proto) over
+                        cleartext HTTP/2 there: attestation.AttestationService/
+                        AttestationEvaluate with the 1.6 AttestationRequest, same policies and
+                        tokens as the REST side; a refusal is grpc-status 10 (ABORTED) as
+                        trustee's. Printed on stdout as "grpc listening on HOST:PORT"
   --policy NAME=VERDICT a policy: allow (ear.status "affirming"), warn ("warning") or deny
                         ("contraindicated"); repeatable. "default" is allow unless given.
   --token-ttl SECONDS   token lifetime (exp - iat), default 300
@@ -56,6 +65,8 @@ SIGTERM or SIGINT stops the service.
 struct Args {
   std::string host;
   uint16_t port = 0;
+  std::string grpc_host;  // empty: no gRPC listener
+  uint16_t grpc_port = 0;
   bool untrusted_key = false;
   long clock_offset = 0;
   tng::reference_as::ServiceOptions service;
@@ -76,7 +87,7 @@ bool ParseNumber(const char* text, long min, long max, long& out) {
 }
 
 // HOST:PORT with HOST an IP literal, IPv6 in brackets.
-bool ParseListen(std::string_view text, Args& args) {
+bool ParseListen(std::string_view text, std::string& out_host, uint16_t& out_port) {
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   std::string_view host = text.substr(0, colon);
@@ -87,8 +98,8 @@ bool ParseListen(std::string_view text, Args& args) {
   long port = 0;
   const std::string port_text(text.substr(colon + 1));
   if (!ParseNumber(port_text.c_str(), 0, 65535, port)) return false;
-  args.host = host == "localhost" ? "127.0.0.1" : std::string(host);
-  args.port = static_cast<uint16_t>(port);
+  out_host = host == "localhost" ? "127.0.0.1" : std::string(host);
+  out_port = static_cast<uint16_t>(port);
   return true;
 }
 
@@ -103,10 +114,15 @@ int ParseArgs(int argc, char** argv, Args& args) {
       return -1;
     } else if (a == "--listen") {
       const char* v = value();
-      if (v == nullptr || !ParseListen(v, args)) {
+      if (v == nullptr || !ParseListen(v, args.host, args.port)) {
         return UsageError("--listen needs HOST:PORT with an IP literal host");
       }
       listen_given = true;
+    } else if (a == "--grpc-listen") {
+      const char* v = value();
+      if (v == nullptr || !ParseListen(v, args.grpc_host, args.grpc_port)) {
+        return UsageError("--grpc-listen needs HOST:PORT with an IP literal host");
+      }
     } else if (a == "--policy") {
       const char* v = value();
       if (v == nullptr) return UsageError("--policy needs NAME=allow|warn|deny");
@@ -205,15 +221,46 @@ int main(int argc, char** argv) {
   }
 
   tng::Reactor& r = **reactor;
+  std::unique_ptr<tng::Acceptor> grpc_acceptor;
+  tng::SocketAddress grpc_bound;
+  if (!args.grpc_host.empty()) {
+    auto grpc_addr = tng::SocketAddress::FromLiteral(args.grpc_host, args.grpc_port);
+    if (!grpc_addr.ok()) return UsageError(std::string(grpc_addr.status().message()));
+    auto grpc_fd = tng::ListenTcp(*grpc_addr, {.backlog = 128, .reuse_port = false});
+    if (!grpc_fd.ok()) return Fail(grpc_addr->ToString(), grpc_fd.status());
+    if (::getsockname(grpc_fd->get(), grpc_bound.mutable_sa(), grpc_bound.mutable_len()) != 0) {
+      return Fail("getsockname", absl::ErrnoToStatus(errno, "getsockname"));
+    }
+    grpc_acceptor = std::make_unique<tng::Acceptor>(
+        r, std::move(*grpc_fd),
+        [&r, &service, offset = args.clock_offset](tng::UniqueFd fd) {
+          Spawn(tng::reference_as::ServeGrpcConnection(
+              r, std::move(fd),
+              [&service, offset](std::string_view method, std::span<const uint8_t> request) {
+                auto reply = tng::reference_as::HandleGrpc(service, method, request,
+                                                           std::time(nullptr) + offset);
+                TNG_LOG(Info, "reference-as")
+                        .Kv("grpc_method", method)
+                        .Kv("grpc_status", reply.status)
+                    << "request";
+                return reply;
+              }));
+        },
+        "reference-as-grpc");
+  }
   tng::http::HttpServer server(
       r, std::move(*listen_fd),
       [&service, offset = args.clock_offset](const tng::http::Request& request) {
         return HandleRequest(service, request, offset);
       },
       {.name = "reference-as"});
-  r.AddDrainHook([&] { server.Stop(); });
+  r.AddDrainHook([&] {
+    server.Stop();
+    if (grpc_acceptor) grpc_acceptor->Stop();
+  });
   r.Post([&] {
     server.Start();
+    if (grpc_acceptor) grpc_acceptor->Start();
     Spawn(WatchSignals(r, sfd.get()));
     std::string policies;
     for (const auto& [name, verdict] : args.service.policies) {
@@ -226,8 +273,10 @@ int main(int argc, char** argv) {
             .Kv("untrusted_key", args.untrusted_key ? "true" : "false")
             .Kv("legacy_api", args.service.legacy_api ? "true" : "false")
             .Kv("clock_offset", args.clock_offset)
+            .Kv("grpc_listen", grpc_acceptor ? grpc_bound.ToString() : std::string("-"))
         << "listening";
     std::printf("listening on %s\n", bound.ToString().c_str());
+    if (grpc_acceptor) std::printf("grpc listening on %s\n", grpc_bound.ToString().c_str());
     std::fflush(stdout);
   });
   r.Run();
