@@ -284,8 +284,8 @@ absl::StatusOr<VerifyOptions> ReadVerify(const json::Cursor& c) {
 
 // Implemented: evidence from the AA over ttrpc (aa_provider coco, aa_type uds), from configfs-tsm
 // (aa_type builtin) or from the CoCo ASR REST API (aa_provider coco_asr), passport tokens and
-// verification through a trustee AS over REST. The rest is recorded (once per block) for `launch`
-// to refuse.
+// verification through a trustee AS over REST or gRPC. The rest (the builtin AS, ITA) is recorded
+// (once per block) for `launch` to refuse.
 void NoteUnimplemented(const AttestOptions& a, const std::string& path, Context& ctx) {
   if (a.aa_provider != "coco" && a.aa_provider != "coco_asr") {
     ctx.NotYet(path, Cat("remote attestation (attest) with aa_provider ", a.aa_provider));
@@ -293,7 +293,7 @@ void NoteUnimplemented(const AttestOptions& a, const std::string& path, Context&
     ctx.NotYet(path, Cat("remote attestation (attest) with aa_type ", a.aa_type));
   } else if (a.model == "passport" && a.as_provider != "coco") {
     ctx.NotYet(path, Cat("passport attestation with as_provider ", a.as_provider));
-  } else if (a.model == "passport" && a.as_type != "restful") {
+  } else if (a.model == "passport" && a.as_type != "restful" && a.as_type != "grpc") {
     ctx.NotYet(path, Cat("passport attestation with as_type ", a.as_type));
   }
 }
@@ -301,7 +301,7 @@ void NoteUnimplemented(const AttestOptions& a, const std::string& path, Context&
 void NoteUnimplemented(const VerifyOptions& v, const std::string& path, Context& ctx) {
   if (v.as_provider != "coco") {
     ctx.NotYet(path, Cat("remote attestation (verify) with as_provider ", v.as_provider));
-  } else if (v.as_type != "restful") {
+  } else if (v.as_type != "restful" && v.as_type != "grpc") {
     ctx.NotYet(path, Cat("remote attestation (verify) with as_type ", v.as_type));
   } else if (v.verify_signer_transparency) {
     ctx.NotYet(path, "remote attestation (verify) with verify_signer_transparency");
