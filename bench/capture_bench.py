@@ -8,7 +8,10 @@ mapping egress (no_ra) in front of the same backend, on loopback in a private ne
   mapping     mapping ingress 127.0.0.1:10001 -> egress 127.0.0.1:20001
   http_proxy  http_proxy ingress 127.0.0.1:41000, CONNECT 127.0.0.1:20001 (dst_filter port 20001)
   socks5      socks5 ingress 127.0.0.1:1080, CONNECT 127.0.0.1:20001 (dst_filter port 20001)
-  netfilter   (not yet: see NETFILTER below)
+  netfilter   the client in a second namespace ("client host", joined by veth) connects to
+              10.201.0.1:20002 as if no gateway existed; a netfilter ingress there (TPROXY rules
+              in that namespace only) captures it and tunnels it to a mapping egress on
+              0.0.0.0:20002 in the first one. The only mode that crosses a veth.
 
 Figures per mode: connections per second (closed-loop, --concurrency clients, each opening a new
 connection per request, for --duration seconds) and p50 / p99 connect latency: the time from
@@ -23,12 +26,15 @@ The load generator is Python: compare the ratios, and see the `direct` row for i
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +47,8 @@ EGRESS_PORT = 20001
 MAPPING_PORT = 10001
 HTTP_PROXY_PORT = 41000
 SOCKS5_PORT = 1080
+CAPTURED_PORT = 20002  # the netfilter mode's destination port: captured, and a mapping egress
+SERVER_IP, CLIENT_IP = "10.201.0.1", "10.201.0.2"
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
 
 # The backend: answers every connection with a tiny response and closes it. A separate process,
@@ -79,9 +87,17 @@ def gateway_config():
 
 
 def egress_config():
-    return {"add_egress": [{"mapping": {"in": {"host": "127.0.0.1", "port": EGRESS_PORT},
-                                        "out": {"host": "127.0.0.1", "port": BACKEND_PORT}},
-                            "no_ra": True}]}
+    return {"add_egress": [
+        {"mapping": {"in": {"host": "127.0.0.1", "port": EGRESS_PORT},
+                     "out": {"host": "127.0.0.1", "port": BACKEND_PORT}}, "no_ra": True},
+        {"mapping": {"in": {"host": SERVER_IP, "port": CAPTURED_PORT},
+                     "out": {"host": "127.0.0.1", "port": BACKEND_PORT}}, "no_ra": True},
+    ]}
+
+
+def netfilter_ingress_config():
+    return {"add_ingress": [{"netfilter": {"capture_dst": {"port": CAPTURED_PORT}},
+                             "no_ra": True}]}
 
 
 # ---- One connection per mode: negotiate, send the request, time the first response byte ----
@@ -115,17 +131,91 @@ async def via_socks5(port):
     return reader, writer
 
 
-# ---- NETFILTER: the netfilter ingress mode goes here (being wired on another branch) ----
-# It needs: a netfilter ingress in gateway_config() capturing a destination port that the egress
-# listens on (tng installs the TPROXY rules in this private namespace), and an opener that simply
-# connects to that destination, e.g.
-#     ("netfilter", lambda: via_plain(CAPTURED_PORT)),
-# appended to MODES below. The table and ratios pick it up unchanged.
+async def via_captured():
+    return await asyncio.open_connection(SERVER_IP, CAPTURED_PORT)
+
+
+# ---- NETFILTER: the client host. The capture rules must never reach the machine's own tables,
+# and TPROXY takes only destinations that are not local, so the netfilter ingress gets a
+# namespace of its own, joined to the bench namespace by veth; its load generator runs on a
+# thread that entered that namespace (setns is per thread), so its sockets live there.
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNET = 0x40000000
+
+
+class ClientHost:
+    """A named network namespace joined to the current one by veth (SERVER_IP here)."""
+
+    def __init__(self):
+        self.name = f"tngbench-{os.getpid()}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            ns = ["ip", "-n", self.name]
+            subprocess.run(["ip", "link", "add", "bsrv", "type", "veth", "peer", "name", "bcli",
+                            "netns", self.name], check=True)
+            subprocess.run(["ip", "addr", "add", f"{SERVER_IP}/24", "dev", "bsrv"], check=True)
+            subprocess.run(["ip", "link", "set", "bsrv", "up"], check=True)
+            subprocess.run(ns + ["addr", "add", f"{CLIENT_IP}/24", "dev", "bcli"], check=True)
+            subprocess.run(ns + ["link", "set", "bcli", "up"], check=True)
+            subprocess.run(ns + ["link", "set", "lo", "up"], check=True)
+        except Exception:
+            self.delete()
+            raise
+
+    def argv(self, argv):
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, fn):
+        """fn() on a thread inside the namespace; returns its result (or raises its error)."""
+        out = {}
+
+        def body():
+            try:
+                fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+                try:
+                    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                        raise BenchError(f"setns: {os.strerror(ctypes.get_errno())}")
+                finally:
+                    os.close(fd)
+                out["value"] = fn()
+            except BaseException as e:  # handed to the caller
+                out["error"] = e
+        t = threading.Thread(target=body)
+        t.start()
+        t.join()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    def delete(self):
+        subprocess.run(["ip", "netns", "delete", self.name], check=False)
+
+
+def wait_captured(host, seconds, procs):
+    """Waits until one connection goes through the capture (rules installed, ingress serving)."""
+    end = time.monotonic() + seconds
+    last = ""
+    while time.monotonic() < end:
+        for p in procs:
+            if not p.alive():
+                raise BenchError(p.describe_exit())
+        try:
+            host.run(lambda: asyncio.run(asyncio.wait_for(one(via_captured), 2)))
+            return
+        except (OSError, BenchError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
+            last = repr(e)
+        time.sleep(0.05)
+    raise BenchError(f"no connection through the netfilter capture within {seconds}s: {last}")
+
+
+# [name, opener, runs in the client host namespace]
 MODES = [
-    ("direct", lambda: via_plain(BACKEND_PORT)),
-    ("mapping", lambda: via_plain(MAPPING_PORT)),
-    ("http_proxy", lambda: via_http_connect(HTTP_PROXY_PORT)),
-    ("socks5", lambda: via_socks5(SOCKS5_PORT)),
+    ("direct", lambda: via_plain(BACKEND_PORT), False),
+    ("mapping", lambda: via_plain(MAPPING_PORT), False),
+    ("http_proxy", lambda: via_http_connect(HTTP_PROXY_PORT), False),
+    ("socks5", lambda: via_socks5(SOCKS5_PORT), False),
+    ("netfilter", via_captured, True),
 ]
 
 
@@ -186,7 +276,9 @@ def main(argv):
     workdir = Path(tempfile.mkdtemp(prefix="tng-capture-bench-"))
     sup = Supervisor(workdir)
     rows = []
+    host = None
     try:
+        host = ClientHost()
         backend = sup.start("backend", [sys.executable, "-c", BACKEND, str(BACKEND_PORT)])
         wait_listening(BACKEND_PORT, 15, "backend", [backend])
         configs = {"egress": egress_config(), "ingress": gateway_config()}
@@ -196,11 +288,18 @@ def main(argv):
                                           "--threads", str(args.threads)],
                           env={"TNG_LOG": "warn"})
             procs.append(p)
-        for port in (EGRESS_PORT, MAPPING_PORT, HTTP_PROXY_PORT, SOCKS5_PORT):
+        procs.append(sup.start("tng-netfilter-ingress", host.argv(
+            [tng, "launch", "--config-content", json.dumps(netfilter_ingress_config()),
+             "--threads", str(args.threads)]), env={"TNG_LOG": "warn"}))
+        for port in (EGRESS_PORT, MAPPING_PORT, HTTP_PROXY_PORT, SOCKS5_PORT, CAPTURED_PORT):
             wait_listening(port, 20, "tng", procs)
-        for name, opener in MODES:
-            asyncio.run(run_mode(opener, min(1.0, args.duration), args.concurrency))  # warm-up
-            lat, errors, took = asyncio.run(run_mode(opener, args.duration, args.concurrency))
+        wait_captured(host, 20, procs)
+        for name, opener, in_client_host in MODES:
+            def measure(duration, opener=opener):
+                return asyncio.run(run_mode(opener, duration, args.concurrency))
+            run = (lambda f: host.run(f)) if in_client_host else (lambda f: f())
+            run(lambda: measure(min(1.0, args.duration)))  # warm-up
+            lat, errors, took = run(lambda: measure(args.duration))
             rows.append({"mode": name, "cps": len(lat) / took, "p50_ms": percentile(lat, 50) * 1e3,
                          "p99_ms": percentile(lat, 99) * 1e3, "errors": len(errors),
                          "first_error": errors[0] if errors else ""})
@@ -211,6 +310,8 @@ def main(argv):
         return 1
     finally:
         sup.stop_all()
+        if host:
+            host.delete()
 
     base = next(r for r in rows if r["mode"] == "mapping")
     print(f"\nconcurrency {args.concurrency}, {args.duration:g} s per mode, tng --threads "

@@ -47,6 +47,7 @@ Task<void> NetfilterEgress::Serve(UniqueFd tunnel_fd) {
     co_return;
   }
   // Relay: tunnel bytes in, application bytes out.
+  log.SetAttestation((*tunnel)->attestation());
   RelayStats relay = co_await Relay(**tunnel, *app);
   log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
 }

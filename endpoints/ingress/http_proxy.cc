@@ -376,6 +376,7 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
         co_return tls.status();
       }
       tunnel = std::move(*tls);
+      log.SetAttestation(tunnel->attestation());
       co_return absl::OkStatus();
     };
     auto refuse_open = [&](const absl::Status& st) -> Task<void> {

@@ -47,6 +47,7 @@ Task<void> NetfilterIngress::Serve(UniqueFd client_fd) {
     co_return;
   }
   // Relay: application bytes in, tunnel bytes out.
+  log.SetAttestation((*tunnel)->attestation());
   RelayStats relay = co_await Relay(client, **tunnel);
   log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
 }

@@ -136,6 +136,34 @@ def tng_bin():
     return os.path.abspath(path)
 
 
+
+def reference_tool(env_name, target):
+    """Path of a reference stand-in (tools/) from env (meson sets it); Failure naming the fix."""
+    path = os.environ.get(env_name)
+    if not path:
+        raise Failure(f"env {env_name} is not set; meson sets it (by hand: "
+                      f"{env_name}=build/{target})")
+    if not os.access(path, os.X_OK):
+        raise Failure(f"{env_name}={path} is not executable (build it: ninja -C build {target})")
+    return os.path.abspath(path)
+
+
+def start_reference_aa(ctx, ns, sock_path, name, *flags):
+    """tng-reference-aa (ttrpc AA, `sample` evidence) on a unix socket; returns (proc, aa_addr)."""
+    aa = reference_tool("TNG_REFERENCE_AA", "tools/reference_aa/tng-reference-aa")
+    proc = ctx.spawn(name, [aa, "--socket", sock_path, *flags], ns=ns)
+    proc.wait_log(r'msg=listening', 15, f"{name} to listen on {sock_path}")
+    return proc, f"unix://{sock_path}"
+
+
+def start_reference_as(ctx, ns, listen, name, *flags):
+    """tng-reference-as (trustee REST AS issuing EAR tokens) listening on `listen` (host:port)."""
+    as_bin = reference_tool("TNG_REFERENCE_AS", "tools/reference_as/tng-reference-as")
+    proc = ctx.spawn(name, [as_bin, "--listen", listen, *flags], ns=ns)
+    proc.wait_log(r'msg=listening', 15, f"{name} to listen on {listen}")
+    return proc
+
+
 # ---------------------------------------------------------------------------------------------
 # network namespaces
 

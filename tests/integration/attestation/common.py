@@ -38,25 +38,6 @@ FAILED_ATTESTATION = r'msg="connection failed"[^\n]*stage=attestation'
 CLOSED = r'msg="connection closed"'
 
 
-def tool(env_name, target):
-    """Path of a reference tool from env (meson sets it) ; Failure naming the fix otherwise."""
-    path = os.environ.get(env_name)
-    if not path:
-        raise Failure(f"env {env_name} is not set; meson sets it (by hand: "
-                      f"{env_name}=build/{target})")
-    if not os.access(path, os.X_OK):
-        raise Failure(f"{env_name}={path} is not executable (build it: ninja -C build {target})")
-    return os.path.abspath(path)
-
-
-def reference_aa():
-    return tool("TNG_REFERENCE_AA", "tools/reference_aa/tng-reference-aa")
-
-
-def reference_as():
-    return tool("TNG_REFERENCE_AS", "tools/reference_as/tng-reference-as")
-
-
 # ---------------------------------------------------------------------------------------------
 # logfmt
 
@@ -186,16 +167,11 @@ class Topology:
         if not start:
             return None, addr
         ns = self.client if side == "client" else self.server
-        proc = self.ctx.spawn(f"{self.tag}-{name}", [reference_aa(), "--socket", path, *flags],
-                              ns=ns)
-        proc.wait_log(r'msg=listening', 15, f"{name} to listen on {path}")
-        return proc, addr
+        return harness.start_reference_aa(self.ctx, ns, path, f"{self.tag}-{name}", *flags)
 
     def start_as(self, name, *flags, port=AS_PORT):
-        proc = self.ctx.spawn(f"{self.tag}-{name}", [reference_as(), "--listen",
-                                                     f"0.0.0.0:{port}", *flags], ns=self.asns)
-        proc.wait_log(r'msg=listening', 15, f"{name} to listen on :{port}")
-        return proc
+        return harness.start_reference_as(self.ctx, self.asns, f"0.0.0.0:{port}",
+                                          f"{self.tag}-{name}", *flags)
 
     def as_certificate(self, port=AS_PORT):
         """The AS's trust anchors (GET /certificate) saved as a PEM file; returns its path."""

@@ -1,17 +1,56 @@
 """Peers of the netfilter capture tests: a client and a server namespace joined by veth, an HTTP
-server (python3 -m http.server) whose request log names the address each request came from, and
-tcpdump on the server's veth. Namespace and rule-state helpers live in ../harness.py."""
+server (python3 -m http.server) whose request log names the address each request came from,
+tcpdump on the server's veth, and what the manual's attest/verify examples assume on a host (an
+AA on a unix socket, an AS on 127.0.0.1:50004: the reference stand-ins). Namespace, rule-state
+and AA/AS start-up helpers live in ../harness.py, access-log checks in ../attestation/common.py."""
 
+import contextlib
+import json
 import re
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "attestation"))
 import harness  # noqa: E402
 from harness import Deadline, check  # noqa: E402
+import common  # noqa: E402
 
 MARKER = b"PLAINTEXT-MARKER-7f3a9c1e-must-not-cross-the-wire"
+
+# The AS address the manual's examples use; every host runs its own reference AS there.
+SEED_AS_ADDR = "http://127.0.0.1:50004/"
+SEED_AS_LISTEN = "127.0.0.1:50004"
+
+
+def seed_attestation(ctx, ns, tag):
+    """A reference AS on the seeds' 127.0.0.1:50004 and a reference AA (`sample` evidence) on a
+    unix socket in the work directory (the seeds' /tmp/attestation.sock would be shared by
+    every test at once), both in ns; returns the AA's aa_addr."""
+    harness.start_reference_as(ctx, ns, SEED_AS_LISTEN, f"{tag}-as")
+    _, aa_addr = harness.start_reference_aa(ctx, ns, ctx.workdir / f"{tag}-aa.sock", f"{tag}-aa")
+    return aa_addr
+
+
+def seed_config(text, addresses):
+    """A config example of the manual, given as its published JSON text, with only the
+    addresses in `addresses` ({published: ours}) replaced; the result must parse as JSON."""
+    for published, ours in addresses.items():
+        if published not in text:
+            raise harness.Failure(f"the seed text has no {published!r} to replace")
+        text = text.replace(published, ours)
+    return json.loads(text)
+
+
+def check_mutual_ra(tng, side, after=0):
+    """The `after`-th closed `side` connection of tng was attested both ways: its access-log
+    line carries the peer's TEE and policy ids (verified) and its own TEE (attested)."""
+    kv = common.closed_line(tng, side, after=after)
+    common.check_result_fields(tng, side, kv, peer_tee="sample", policy_ids=["default"],
+                               local_tee="sample")
+    return kv
 
 
 def two_hosts(ctx, subnet):
@@ -20,6 +59,21 @@ def two_hosts(ctx, subnet):
     server = ctx.netns("s")
     c_ip, s_ip = ctx.link(client, server, subnet)
     return client, server, c_ip, s_ip
+
+
+@contextlib.contextmanager
+def hosts_file(ns, names):
+    """/etc/netns/<ns>/hosts (which `ip netns exec` mounts over /etc/hosts) naming {name: ip}."""
+    hosts_dir = Path("/etc/netns") / ns.name
+    hosts_dir.mkdir(parents=True)
+    try:
+        (hosts_dir / "hosts").write_text(
+            "127.0.0.1 localhost\n" + "".join(f"{ip} {n}\n" for n, ip in names.items()))
+        yield
+    finally:
+        shutil.rmtree(hosts_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            hosts_dir.parent.rmdir()  # only when no other test uses it
 
 
 def make_site(ctx, big_size=4 << 20):

@@ -9,27 +9,30 @@ would capture the destination port), and a second http.server on 0.0.0.0:20012 t
 only directly. In the client namespace, model.pai-eas.aliyuncs.com, api1.test and api9.test
 resolve to the server (through /etc/netns/<ns>/hosts, which `ip netns exec` mounts).
 
-  41000  the manual's http_proxy example (seed 001, "http_proxy代理方式"), verbatim except that
-         `verify` (AS-based verification, not built yet) is replaced by no_ra:
+  41000  the manual's http_proxy example (seed 001, "http_proxy代理方式"), verbatim: verify
+         against the AS at the published http://127.0.0.1:50004/ (a reference AS in the client
+         namespace), policy "default";
          dst_filter {"domain": "*.pai-eas.aliyuncs.com", "port": 80}
   41001  the manual's second example's filter: dst_filter {"domain": "*"} (any name, any port)
   41002  dst_filters [{"ip_cidr": "10.S.0/24", "port": 20001},
                       {"domain_regex": "^api[0-9]+\\.test$", "port": 20010, "port_end": 20011}]
-Checks: tunnelled destinations reach the backend through the egress (its access log counts the
+41001 and 41002 verify like the seed; every egress attests with a reference AA (`sample`
+evidence) in the server namespace, so every tunnel is attested one way.
+Checks: the seed's access-log lines carry the verification (ingress: peer_tee,
+peer_policy_ids) and the attestation (egress: local_tee); tunnelled destinations reach the backend through the egress (its access log counts the
 sessions), the others go direct (the direct backend logs them; the egress count does not move);
 absolute-URI and CONNECT, byte-exact bulk through CONNECT; the recursion guard; malformed input
 gets the right status and the listener keeps serving.
 """
 
 import re
-import shutil
 import signal
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import harness  # noqa: E402
-from harness import check, log  # noqa: E402
+from netfilter_peers import SEED_AS_ADDR, SEED_AS_LISTEN, hosts_file
+import common
+import harness
+from harness import check, log
 
 SUBNET = 71
 SERVER = f"10.0.{SUBNET}.2"
@@ -37,30 +40,34 @@ EGRESS_DONE = r'msg="connection closed" endpoint=\S+ side=egress'
 NAMES = ("model.pai-eas.aliyuncs.com", "api1.test", "api9.test")
 
 
+# The seed's verify block, as published (its as_addr is where the client's reference AS listens).
+SEED_VERIFY = {"as_addr": SEED_AS_ADDR, "policy_ids": ["default"]}
+
+
 def client_config():
-    seed = {  # seed 001 "http_proxy代理方式", verify -> no_ra
+    seed = {  # seed 001 "http_proxy代理方式", as published
         "http_proxy": {
             "proxy_listen": {"host": "0.0.0.0", "port": 41000},
             "dst_filter": {"domain": "*.pai-eas.aliyuncs.com", "port": 80},
         },
-        "no_ra": True,
+        "verify": SEED_VERIFY,
     }
     any_name = {"http_proxy": {"proxy_listen": {"host": "0.0.0.0", "port": 41001},
                                "dst_filter": {"domain": "*"}},
-                "no_ra": True}
+                "verify": SEED_VERIFY}
     mixed = {"http_proxy": {"proxy_listen": {"host": "127.0.0.1", "port": 41002},
                             "dst_filters": [
                                 {"ip_cidr": f"10.0.{SUBNET}.0/24", "port": 20001},
                                 {"domain_regex": r"^api[0-9]+\.test$", "port": 20010,
                                  "port_end": 20011}]},
-             "no_ra": True}
+             "verify": SEED_VERIFY}
     return {"add_ingress": [seed, any_name, mixed]}
 
 
-def server_config():
+def server_config(aa_addr):
     egress = [{"mapping": {"in": {"host": "0.0.0.0", "port": port},
                            "out": {"host": "127.0.0.1", "port": 30001}},
-               "no_ra": True} for port in (80, 20001, 20010, 20011)]
+               "attest": {"aa_addr": aa_addr}} for port in (80, 20001, 20010, 20011)]
     return {"add_egress": egress}
 
 
@@ -140,18 +147,8 @@ def body(ctx):
     cns = ctx.netns("client")
     sns = ctx.netns("server")
     ctx.link(cns, sns, SUBNET)
-    hosts_dir = Path("/etc/netns") / cns.name
-    hosts_dir.mkdir(parents=True)
-    try:
-        (hosts_dir / "hosts").write_text(
-            "127.0.0.1 localhost\n" + "".join(f"{SERVER} {n}\n" for n in NAMES))
+    with hosts_file(cns, {n: SERVER for n in NAMES}):
         run_checks(ctx, cns, sns)
-    finally:
-        shutil.rmtree(hosts_dir, ignore_errors=True)
-        try:
-            hosts_dir.parent.rmdir()  # only when no other test uses it
-        except OSError:
-            pass
 
 
 def run_checks(ctx, cns, sns):
@@ -165,7 +162,9 @@ def run_checks(ctx, cns, sns):
                                   "0.0.0.0"], ns=sns, cwd=site)
     sns.wait_tcp("127.0.0.1", 30001, 15, backend)
     sns.wait_tcp("127.0.0.1", 20012, 15, direct)
-    egress = ctx.tng(sns, server_config(), name="tng-server")
+    _, aa_addr = harness.start_reference_aa(ctx, sns, ctx.workdir / "aa.sock", "aa")
+    harness.start_reference_as(ctx, cns, SEED_AS_LISTEN, "as")
+    egress = ctx.tng(sns, server_config(aa_addr), name="tng-server")
     ingress = ctx.tng(cns, client_config(), name="tng-client")
     counter = Counter(egress, direct)
     model = "model.pai-eas.aliyuncs.com"
@@ -174,6 +173,13 @@ def run_checks(ctx, cns, sns):
     seed_env = ["all_proxy=http://127.0.0.1:41000"]
     fetch(cns, ctx, counter, f"http://{model}/small.bin", [], small_sha,
           "seed: *.pai-eas.aliyuncs.com:80 via all_proxy", True, seed_env)
+    common.check_result_fields(ingress, "ingress", common.closed_line(ingress, "ingress"),
+                               peer_tee="sample", policy_ids=["default"])
+    # Only the attestation facts of the egress line: its result for a request the http_proxy
+    # ingress forwarded (absolute URI) is not what this test is about.
+    kv = common.closed_line(egress, "egress")
+    check(kv.get("local_tee") == "sample" and "peer_tee" not in kv,
+          "tng-server egress access line has local_tee=sample and no peer result", f"got {kv}")
     fetch(cns, ctx, counter, f"http://{model}:20012/small.bin", [], small_sha,
           "seed: matching name, other port goes direct", False, seed_env)
     fetch(cns, ctx, counter, f"http://{SERVER}:20012/big.bin", [], big_sha,

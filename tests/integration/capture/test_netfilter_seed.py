@@ -4,14 +4,18 @@
 binary on two hosts, a client and a server namespace joined by veth, each with the same config.
 
 Changes to the published example: the missing comma between "add_ingress" and "add_egress" is
-added (as published it is not JSON), and attest/verify are replaced by no_ra (no TEE here).
+added (a real typo: as published it is not JSON), and the addresses: aa_addr points at a
+reference AA (`sample` evidence) in the test's work directory, "<attestation-service-url>" at a
+reference AS on the host's 127.0.0.1:50004. attest and verify stay as published, so every
+connection is attested and verified both ways.
 
 Checks: curl on the client to the server's own address and port 9001 is captured by the client's
 ingress (TPROXY), tunnelled, captured by the server's egress (REDIRECT) and handed to the HTTP
 server, which keeps its port and sees the request coming from the egress (byte-exact, 4 MiB);
 a peer.py duplex transfer of 3 MiB each way byte-exact; port 9002 (outside capture_dst) goes
 direct; the wire on port 9001 carries TLS records and never the plaintext marker; the rules are
-the expected ones and the server's capabilities are reduced to CAP_NET_ADMIN + CAP_NET_RAW; after
+the expected ones; the client's ingress and the server's egress access-log lines carry peer_tee,
+peer_policy_ids and local_tee (mutual RA); the server's capabilities are reduced to CAP_NET_ADMIN + CAP_NET_RAW; after
 SIGTERM iptables-legacy-save, `ip rule` and `ip route show table all` equal what they were.
 """
 
@@ -19,17 +23,62 @@ import signal
 import sys
 from pathlib import Path
 
-from netfilter_peers import (MARKER, Wire, fetch, http_server, make_site, request_peers,
-                             two_hosts, wait_access_logs)
+from netfilter_peers import (MARKER, SEED_AS_ADDR, Wire, check_mutual_ra, fetch, http_server,
+                             make_site, request_peers, seed_attestation, seed_config, two_hosts,
+                             wait_access_logs)
 import harness
 import transfers
 from harness import check, log
 
-# 002_*.txt "单个节点上的 TNG 配置示例", comma added, attest/verify -> no_ra.
-MESH = {
-    "add_ingress": [{"netfilter": {"capture_dst": {"port": 9001}}, "no_ra": True}],
-    "add_egress": [{"netfilter": {"capture_dst": {"port": 9001}}, "no_ra": True}],
+# 002_*.txt "单个节点上的 TNG 配置示例" as published, except the comma added after the
+# "add_ingress" array (missing in the manual).
+MESH = """
+{
+    "add_ingress": [
+        {
+            "netfilter": {
+                "capture_dst": {
+                    "port": 9001
+                }
+            },
+            "attest": {
+                "aa_addr": "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
+            },
+            "verify": {
+                "as_addr": "<attestation-service-url>",
+                "policy_ids": [
+                    "default"
+                ]
+            }
+        }
+    ],
+    "add_egress": [
+        {
+            "netfilter": {
+                "capture_dst": {
+                    "port": 9001
+                }
+            },
+            "attest": {
+                "aa_addr": "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
+            },
+            "verify": {
+                "as_addr": "<attestation-service-url>",
+                "policy_ids": [
+                    "default"
+                ]
+            }
+        }
+    ]
 }
+"""
+SEED_AA = "unix:///run/confidential-containers/attestation-agent/attestation-agent.sock"
+
+
+def mesh_config(ctx, ns, tag):
+    """The published node config for one host: only the AA and AS addresses are ours."""
+    return seed_config(MESH, {SEED_AA: seed_attestation(ctx, ns, tag),
+                              "<attestation-service-url>": SEED_AS_ADDR})
 
 # CAP_NET_ADMIN (12) and CAP_NET_RAW (13).
 KEPT_CAPS = (1 << 12) | (1 << 13)
@@ -54,8 +103,8 @@ def body(ctx):
     other = http_server(ctx, server, 9002, site, "web9002")
     wire = Wire(ctx, server, 9001)
 
-    tng_s = ctx.tng(server, MESH, "tng-server")
-    tng_c = ctx.tng(client, MESH, "tng-client")
+    tng_s = ctx.tng(server, mesh_config(ctx, server, "server"), "tng-server")
+    tng_c = ctx.tng(client, mesh_config(ctx, client, "client"), "tng-client")
     for ns in (client, server):
         lines = ns.tng_rule_lines()
         check(any(":TNG_EGRESS_0" in l for l in lines) and
@@ -82,6 +131,9 @@ def body(ctx):
           f"http.server saw {peers}")
     check(wait_access_logs(tng_c, "ingress", 2) == 2 and wait_access_logs(tng_s, "egress", 2) == 2,
           "the client's ingress and the server's egress each served both connections")
+    for i in range(2):  # the second may reuse cached evidence and verification
+        check_mutual_ra(tng_c, "ingress", after=i)
+        check_mutual_ra(tng_s, "egress", after=i)
 
     # Both directions at once, byte-exact, through the same capture.
     web.stop()
