@@ -219,9 +219,20 @@ absl::StatusOr<DstFilter::Rule> DstFilter::Compile(const config::EndpointFilter&
 
 bool DstFilter::HostMatches(const Rule& rule, const Destination& dst) {
   if (rule.host == Rule::Host::kAny) return true;
-  if (dst.kind == Destination::Kind::kDomain) {
-    // "Example.COM." names the same host as "example.com".
+  if (rule.host != Rule::Host::kIp && rule.host != Rule::Host::kCidr) {
+    // Domain matchers see the host as the application wrote it, as TNG's matcher does: a name,
+    // or an address in its text form ("10.0.0.1", "2001:db8::1"), so `domain: "*"` tunnels
+    // addresses too (the manual's `nc -X connect -x ... 127.0.0.1 9991` example).
+    std::string text;
     std::string_view name = dst.domain;
+    if (dst.kind != Destination::Kind::kDomain) {
+      char buf[INET6_ADDRSTRLEN] = {};
+      inet_ntop(dst.kind == Destination::Kind::kIpv4 ? AF_INET : AF_INET6, dst.ip.data(), buf,
+                sizeof(buf));
+      text = buf;
+      name = text;
+    }
+    // "Example.COM." names the same host as "example.com".
     if (name.size() > 1 && name.back() == '.') name.remove_suffix(1);
     switch (rule.host) {
       case Rule::Host::kAnyDomain:
@@ -237,12 +248,12 @@ bool DstFilter::HostMatches(const Rule& rule, const Destination& dst) {
                EqualsLower(name.substr(0, rule.text.size()), rule.text);
       case Rule::Host::kRegex:
         // Unanchored, like TNG's Regex::is_match: anchor with ^...$ for a whole-name match.
-        return RE2::PartialMatch(dst.domain, *rule.regex);
+        return RE2::PartialMatch(name, *rule.regex);
       default:
-        return false;  // address rules never match a name
+        return false;
     }
   }
-  if (rule.host != Rule::Host::kIp && rule.host != Rule::Host::kCidr) return false;
+  if (dst.kind == Destination::Kind::kDomain) return false;  // address rules never match a name
   // An IPv4-mapped IPv6 destination (::ffff:a.b.c.d) is the IPv4 host it maps.
   bool v6 = dst.kind == Destination::Kind::kIpv6;
   std::array<uint8_t, 16> ip = dst.ip;

@@ -51,8 +51,8 @@ class DstFilter {
  private:
   // One filter: a host matcher and a port range (any port when absent).
   struct Rule {
-    // kAny: no host matcher (any destination); kAnyDomain: `domain: "*"` (any domain name, but
-    // not an address, as in TNG).
+    // kAny: no host matcher (any destination); kAnyDomain: `domain: "*"` (any host, names and
+    // addresses alike, as in TNG).
     enum class Host { kAny, kAnyDomain, kExact, kSuffix, kPrefix, kRegex, kIp, kCidr };
     Host host = Host::kAny;
     std::string text;  // kExact/kSuffix/kPrefix: lower-case, without the '*'

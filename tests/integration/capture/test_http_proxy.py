@@ -187,16 +187,16 @@ def run_checks(ctx, cns, sns):
     fetch(cns, ctx, counter, f"http://api1.test:20012/small.bin", [], small_sha,
           "seed: another domain goes direct", False, seed_env)
 
-    # dst_filter {"domain": "*"}: every name, any port; addresses are not names.
+    # dst_filter {"domain": "*"}: every host, any port; addresses too (TNG matches the host text).
     fetch(cns, ctx, counter, f"http://api9.test:20001/big.bin", ["-x", "http://127.0.0.1:41001"],
           big_sha, "domain *: a name goes through the tunnel", True)
-    fetch(cns, ctx, counter, f"http://{SERVER}:20012/small.bin", ["-x", "http://127.0.0.1:41001"],
-          small_sha, "domain *: an address goes direct", False)
+    fetch(cns, ctx, counter, f"http://{SERVER}:20001/small.bin", ["-x", "http://127.0.0.1:41001"],
+          small_sha, "domain *: an address goes through the tunnel", True)
     # CONNECT (curl -p) to a plain HTTP backend, byte-exact bulk.
     fetch(cns, ctx, counter, f"http://{model}:80/big.bin", ["-p", "-x", "http://127.0.0.1:41001"],
           big_sha, "domain *: CONNECT bulk through the tunnel", True)
     fetch(cns, ctx, counter, f"http://{SERVER}:20012/big.bin",
-          ["-p", "-x", "http://127.0.0.1:41001"], big_sha, "domain *: CONNECT direct", False)
+          ["-p", "-x", "http://127.0.0.1:41000"], big_sha, "seed filter: CONNECT direct", False)
 
     # ip_cidr + port, domain_regex + port range.
     mixed = ["-x", "http://127.0.0.1:41002"]

@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from netfilter_peers import (MARKER, Wire, check_mutual_ra, fetch, hosts_file, http_server,
+from netfilter_peers import (MARKER, Wire, check_mutual_ra, fetch, http_server,
                              make_site, request_peers, seed_attestation, seed_config, two_hosts,
                              wait_access_logs)
 import harness
@@ -34,7 +34,6 @@ from harness import check
 
 ECHO = Path(__file__).resolve().parent.parent / "netfilter" / "echo_server.py"
 SEED_AA = "unix:///tmp/attestation.sock"
-CACHEFS_NODE = "cachefs-node.test"
 
 # 001_*.txt, "The cachefs case", as published.
 CACHEFS = """
@@ -139,14 +138,13 @@ def host_config(ctx, ns, tag, text):
 
 def cachefs(ctx):
     client, server, c_ip, s_ip = two_hosts(ctx, 224)
-    # The manual's node address is 127.0.0.1 (one host); here the other node is a name that
-    # the client resolves to the server: dst_filter {"domain": "*"} is written for names, and
-    # this gateway routes an address given to it direct (see dst_filter.h).
-    with hosts_file(client, {CACHEFS_NODE: s_ip}):
-        cachefs_run(ctx, client, server, s_ip)
+    # The manual's node address is 127.0.0.1 (one host); here it is the server's address, given
+    # to the proxy as an address exactly like the manual does (dst_filter {"domain": "*"} matches
+    # addresses too, as in TNG).
+    cachefs_run(ctx, client, server, s_ip, s_ip)
 
 
-def cachefs_run(ctx, client, server, s_ip):
+def cachefs_run(ctx, client, server, s_ip, node):
     before = server.iptables_save(), server.routing_state()
     echo = ctx.spawn("echo", [sys.executable, ECHO, "0.0.0.0", 9991], ns=server)
     echo.wait_log(r"echo server listening", 15)
@@ -158,7 +156,7 @@ def cachefs_run(ctx, client, server, s_ip):
     # the end of the payload half-closes and the echo ends.
     payload = MARKER + os.urandom(2 << 20)
     res = client.run(["nc", "-N", "-w", "30", "-X", "connect", "-x", "127.0.0.1:41000",
-                      CACHEFS_NODE, "9991"], input=payload, timeout=90)
+                      node, "9991"], input=payload, timeout=90)
     greeting, _, echoed = res.stdout.partition(b"\n")
     check(greeting == f"SERVER {s_ip}".encode(), "nc reached the echo server on the server's own "
           "port 9991 from the egress's plaintext connection",

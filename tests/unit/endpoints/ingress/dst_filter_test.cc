@@ -51,11 +51,15 @@ TEST(DstFilter, PortOnlyFilterMatchesNamesAndAddresses) {
   EXPECT_FALSE(f.Matches(Host("www.foo.com", 9992)));
 }
 
-TEST(DstFilter, DomainStarAloneMatchesAnyNameButNoAddress) {
+// TNG matches domain patterns against the host text, so "*" takes addresses too (seed 001's
+// cachefs example: `nc -X connect -x 127.0.0.1:41000 127.0.0.1 9991` goes through the tunnel).
+TEST(DstFilter, DomainStarAloneMatchesAnyHostAddressesIncluded) {
   DstFilter f = Make({F(Match::kDomain, "*", 9991)});
   EXPECT_TRUE(f.Matches(Host("www.foo.com", 9991)));
   EXPECT_TRUE(f.Matches(Host("*.foo.com", 9991)));
-  EXPECT_FALSE(f.Matches(Host("192.168.1.1", 9991)));
+  EXPECT_TRUE(f.Matches(Host("192.168.1.1", 9991)));
+  EXPECT_TRUE(f.Matches(Host("[2001:db8::1]", 9991)));
+  EXPECT_FALSE(f.Matches(Host("192.168.1.1", 9992)));
   EXPECT_FALSE(f.Matches(Host("www.foo.com", 9992)));
 }
 
@@ -98,7 +102,7 @@ TEST(DstFilter, DomainRegexIsUnanchoredLikeTng) {
   DstFilter any = Make({F(Match::kDomainRegex, ".*", 9991)});
   EXPECT_TRUE(any.Matches(Host("www.foo.com", 9991)));
   EXPECT_TRUE(any.Matches(Host("*.foo.com", 9991)));
-  EXPECT_FALSE(any.Matches(Host("10.0.0.1", 9991)));  // regexes are for names only
+  EXPECT_TRUE(any.Matches(Host("10.0.0.1", 9991)));  // the host text, addresses included
 
   DstFilter foo = Make({F(Match::kDomainRegex, R"(.*foo\.com)", 9991)});
   EXPECT_TRUE(foo.Matches(Host("www.foo.com", 9991)));
