@@ -96,6 +96,17 @@ struct Upstream {
   }
 };
 
+// Ends an upstream whose exchanges completed: the tunnel gets its TLS close_notify (the egress
+// otherwise sees a truncated stream and logs the connection as reset), a direct one its FIN.
+Task<void> CloseGracefully(Upstream& up) {
+  if (up.tunnel) {
+    co_await up.tunnel->stream->ShutdownWrite();
+  } else if (up.direct) {
+    co_await up.direct->stream->ShutdownWrite();
+  }
+  up.Close();
+}
+
 // How one forwarded exchange ended.
 struct Exchange {
   absl::Status error;            // OK: the response went to the client in full
@@ -327,6 +338,7 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
         co_await answer("request", st, code,
                         Cat(http::ReasonPhrase(code), ": ", std::string(st.message())));
       } else if (in.closed_idle() && served > 0) {
+        co_await CloseGracefully(up);
         log.Done(to_upstream, to_client, 0, 0);
       } else {
         log.Fail("request",
@@ -388,7 +400,7 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
     };
 
     if (decision.request.connect) {
-      up.Close();  // a CONNECT after forwarded requests ends their upstream
+      co_await CloseGracefully(up);  // a CONNECT after forwarded requests ends their upstream
       if (absl::Status st = co_await open(); !st.ok()) {
         co_await refuse_open(st);
         co_return;
@@ -436,7 +448,7 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
     // one to theirs; requests to the same one reuse it. A reused upstream that closed while idle
     // is reopened once for a request without a body (nothing of it was consumed).
     const std::string key = Cat(route, " ", dst.authority());
-    if (up.key != key) up.Close();
+    if (up.key != key) co_await CloseGracefully(up);
     Exchange ex;
     for (int attempt = 0; attempt < 2; ++attempt) {
       const bool reused = up.open() && up.used();
@@ -486,8 +498,9 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
       }
       co_return;
     }
-    if (!up.reusable()) up.Close();
+    if (!up.reusable()) co_await CloseGracefully(up);
     if (!ex.client_keep_alive) {
+      co_await CloseGracefully(up);
       log.Done(to_upstream, to_client, 0, 0);
       co_return;
     }
