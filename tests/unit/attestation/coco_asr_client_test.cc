@@ -2,27 +2,19 @@
 // started per test on a free port: the real HTTP conversation end to end.
 #include "attestation/coco_asr_client.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <filesystem>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "attestation/aa_protocol.h"
 #include "core/net.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/attestation/reference_aa_process.h"
 #include "tests/unit/attestation/run_on_reactor.h"
-
-extern char** environ;
 
 namespace tng::attestation {
 namespace {
@@ -33,70 +25,24 @@ using namespace std::chrono_literals;
 // The reference AA as a child process serving REST on 127.0.0.1 (any free port, which it logs).
 class ReferenceAsr {
  public:
-  explicit ReferenceAsr(std::vector<std::string> extra_args = {}) {
-    char tmpl[] = "/tmp/tng-asr-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    std::vector<std::string> args = {TNG_REFERENCE_AA_BIN, "--socket", dir_ + "/aa.sock",
-                                     "--rest-listen", "127.0.0.1:0"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0)
-        << "cannot start " << argv[0];
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[1]);
-    reader_ = std::thread([this, fd = fds[0]] {
-      char buf[4096];
-      for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof(buf));
-        std::lock_guard<std::mutex> lock(mu_);
-        if (n <= 0) {
-          eof_ = true;
-          cv_.notify_all();
-          break;
-        }
-        log_.append(buf, static_cast<size_t>(n));
-        cv_.notify_all();
-      }
-      ::close(fd);
-    });
-  }
-  ~ReferenceAsr() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-    std::filesystem::remove_all(dir_);
-  }
+  explicit ReferenceAsr(std::vector<std::string> extra_args = {})
+      : aa_(WithRest(std::move(extra_args))) {}
 
   // "http://127.0.0.1:PORT" once the agent logs its REST address; empty if it never does.
   std::string WaitUrl() {
-    std::unique_lock<std::mutex> lock(mu_);
     const std::string key = "msg=\"rest listening\" address=";
-    bool ok = cv_.wait_for(lock, 30s, [&] {
-      return eof_ || (log_.find(key) != std::string::npos &&
-                      log_.find('\n', log_.find(key)) != std::string::npos);
-    });
-    if (!ok || log_.find(key) == std::string::npos) return "";
-    size_t start = log_.find(key) + key.size();
-    return "http://" + log_.substr(start, log_.find_first_of(" \n", start) - start);
+    if (!aa_.WaitLogLine(key)) return "";
+    const std::string log = aa_.Log();
+    size_t start = log.find(key) + key.size();
+    return "http://" + log.substr(start, log.find_first_of(" \n", start) - start);
   }
 
  private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  std::thread reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string log_;
-  bool eof_ = false;
+  static std::vector<std::string> WithRest(std::vector<std::string> extra_args) {
+    extra_args.insert(extra_args.begin(), {"--rest-listen", "127.0.0.1:0"});
+    return extra_args;
+  }
+  tng::testing::ReferenceAa aa_;
 };
 
 std::vector<uint8_t> RuntimeData() {

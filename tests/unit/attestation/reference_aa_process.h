@@ -67,11 +67,17 @@ class ReferenceAa {
   }
 
   // Waits (bounded) until the agent logs that it listens; false if it exited or never did.
-  bool WaitListening() {
+  bool WaitListening() { return WaitLogLine("msg=listening"); }
+  // Waits (bounded) until a whole log line containing `needle` is in; false if the agent exited
+  // or never logged it.
+  bool WaitLogLine(std::string_view needle) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [this] {
-      return eof_ || log_.find("msg=listening") != std::string::npos;
-    }) && !eof_;
+    auto complete = [&] {
+      size_t at = log_.find(needle);
+      return at != std::string::npos && log_.find('\n', at) != std::string::npos;
+    };
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return eof_ || complete(); }) &&
+           complete();
   }
   // SIGTERM, then the exit status (the agent answers signals by stopping cleanly).
   int Stop() {
