@@ -17,23 +17,19 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "crypto/tls13_record.h"
 
 namespace tng::crypto {
 namespace {
 
-// A TLS 1.3 record on the wire: 5-byte header, at most 2^14 plaintext bytes plus the content type
-// byte and the AEAD tag; RFC 8446 §5.2 allows up to 2^14 + 256 bytes of ciphertext.
-constexpr size_t kRecordHeader = 5;
-constexpr size_t kMaxPlaintext = 16384;
-constexpr size_t kMaxCiphertext = kMaxPlaintext + 256;
-constexpr size_t kRecordOverhead = kRecordHeader + 1 + 16;  // header, content type, AEAD tag
 // Room for two full records: the reader can always take a whole record while the next one is
 // still arriving.
-constexpr size_t kInputCapacity = 2 * (kRecordHeader + kMaxCiphertext);
+constexpr size_t kInputCapacity = 2 * kMaxRecordSize;
 
 constexpr char kCipherList[] =
     "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256";
@@ -148,6 +144,10 @@ absl::Status SessionError(WOLFSSL* ssl, int ret, const char* what) {
 // connection's coroutine. Proof of possession still holds: TLS 1.3 always checks the peer's
 // CertificateVerify signature against the certificate's key. A missing client certificate is
 // still fatal when required (wolfSSL checks that at the client's Finished, after this callback).
+absl::Status ReadError(const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("TLS read failed: ", status.message()));
+}
+
 int AcceptAnyCertificate(int /*preverify*/, WOLFSSL_X509_STORE_CTX* /*store*/) { return 1; }
 
 }  // namespace
@@ -187,6 +187,7 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsContextO
   context->ctx_ = ctx;
   context->role_ = options.role;
   context->alpn_ = options.alpn;
+  context->require_peer_cert_ = server && options.require_peer_cert;
 
   if (wolfSSL_CTX_set_cipher_list(ctx, kCipherList) != WOLFSSL_SUCCESS) {
     return absl::InternalError(absl::StrCat("TLS context: cipher list rejected: ", kCipherList));
@@ -242,8 +243,11 @@ TlsContext::~TlsContext() {
 // TlsSession
 
 struct TlsSession::Impl {
-  ~Impl() {
+  ~Impl() { FreeSsl(); }
+
+  void FreeSsl() {
     if (ssl != nullptr) wolfSSL_free(ssl);
+    ssl = nullptr;
   }
 
   // Output is double-buffered so that the span PendingOutput() returned stays valid while the
@@ -273,6 +277,8 @@ struct TlsSession::Impl {
     std::swap(front, back);  // what was produced meanwhile is next
   }
 
+  // wolfSSL asks for exactly the bytes of the record header or body it is parsing, never more,
+  // so when the handshake completes every byte after its last record is still in `in`.
   static int Recv(WOLFSSL* /*ssl*/, char* buf, int size, void* arg) {
     Impl* self = static_cast<Impl*>(arg);
     const size_t available = self->in_end - self->in_begin;
@@ -294,18 +300,88 @@ struct TlsSession::Impl {
     return size;
   }
 
+  // wolfSSL hands over each TLS 1.3 secret as the key schedule derives it; the application
+  // traffic secrets are what the record layer (and kTLS) continue with.
+  static int Secret(WOLFSSL* /*ssl*/, int id, const unsigned char* secret, int size, void* ctx) {
+    Impl* self = static_cast<Impl*>(ctx);
+    if (size <= 0 || static_cast<size_t>(size) > self->client_secret.size()) return 0;
+    if (id == CLIENT_TRAFFIC_SECRET) {
+      std::memcpy(self->client_secret.data(), secret, static_cast<size_t>(size));
+      self->client_secret_size = static_cast<size_t>(size);
+    } else if (id == SERVER_TRAFFIC_SECRET) {
+      std::memcpy(self->server_secret.data(), secret, static_cast<size_t>(size));
+      self->server_secret_size = static_cast<size_t>(size);
+    }
+    return 0;
+  }
+
+  // The switch from wolfSSL to RecordLayer once the handshake is done: copies out what the
+  // connection still needs to know and frees the WOLFSSL object (several KiB per connection).
+  absl::Status FinishHandshake() {
+    const int suite_id = wolfSSL_get_current_cipher_suite(ssl) & 0xFFFF;
+    const auto suite = static_cast<Tls13Suite>(suite_id);
+    auto client = MakeTrafficSecret(suite, {client_secret.data(), client_secret_size});
+    auto server = MakeTrafficSecret(suite, {server_secret.data(), server_secret_size});
+    std::fill(client_secret.begin(), client_secret.end(), 0);
+    std::fill(server_secret.begin(), server_secret.end(), 0);
+    if (!client.ok()) return client.status();
+    if (!server.ok()) return server.status();
+    auto layer = role == TlsRole::kClient ? RecordLayer::Create(*server, *client)
+                                          : RecordLayer::Create(*client, *server);
+    if (!layer.ok()) return layer.status();
+    records.emplace(*std::move(layer));
+
+    char* name = nullptr;
+    unsigned short name_size = 0;
+    if (wolfSSL_ALPN_GetProtocol(ssl, &name, &name_size) == WOLFSSL_SUCCESS && name != nullptr) {
+      negotiated_alpn.assign(name, name_size);
+    }
+    version = wolfSSL_get_version(ssl);
+    if (const char* c = wolfSSL_get_cipher_name(ssl)) cipher = c;
+    if (const char* g = wolfSSL_get_curve_name(ssl)) group = g;
+    // A server that asked for no client certificate has none to look at (and wolfSSL 5.5.4
+    // crashes when asked for it then).
+    if (role == TlsRole::kClient || peer_cert_required) {
+      if (WOLFSSL_X509* cert = wolfSSL_get_peer_certificate(ssl)) {  // a copy we own
+        int size = 0;
+        const unsigned char* der = wolfSSL_X509_get_der(cert, &size);
+        if (der != nullptr && size > 0) peer_cert.assign(der, der + size);
+        wolfSSL_X509_free(cert);
+      }
+    }
+    FreeSsl();
+    return absl::OkStatus();
+  }
+
   WOLFSSL* ssl = nullptr;
   TlsRole role = TlsRole::kClient;
+  bool peer_cert_required = false;
   std::string alpn;
   std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(kInputCapacity);
   size_t in_begin = 0;
   size_t in_end = 0;
+  // Plaintext of the record opened in place at in_begin that Read() has not handed out yet, as
+  // offsets from in_begin; the record's bytes leave `in` once it is all read.
+  size_t plain_begin = 0;
+  size_t plain_end = 0;
+  size_t opened_record = 0;    // size of that record, 0: none open
   std::vector<uint8_t> front;  // PendingOutput() reads from here
   size_t front_begin = 0;
   bool front_exposed = false;  // a span of `front` may be in flight: append to `back`
   std::vector<uint8_t> back;
   bool handshake_done = false;
   bool peer_closed = false;
+
+  std::array<uint8_t, 48> client_secret{};
+  size_t client_secret_size = 0;
+  std::array<uint8_t, 48> server_secret{};
+  size_t server_secret_size = 0;
+  std::optional<RecordLayer> records;
+  std::string negotiated_alpn;
+  std::string version;
+  std::string cipher;
+  std::string group;
+  std::vector<uint8_t> peer_cert;
 };
 
 absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::Create(TlsContext& context) {
@@ -314,6 +390,7 @@ absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::Create(TlsContext& conte
   Impl& impl = *session->impl_;
   impl.role = context.role_;
   impl.alpn = context.alpn_;
+  impl.peer_cert_required = context.require_peer_cert_;
   impl.ssl = wolfSSL_new(static_cast<WOLFSSL_CTX*>(context.ctx_));
   if (impl.ssl == nullptr) return absl::ResourceExhaustedError("wolfSSL_new failed");
 
@@ -321,6 +398,9 @@ absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::Create(TlsContext& conte
   wolfSSL_SSLSetIOSend(impl.ssl, &Impl::Send);
   wolfSSL_SetIOReadCtx(impl.ssl, &impl);
   wolfSSL_SetIOWriteCtx(impl.ssl, &impl);
+  if (wolfSSL_set_tls13_secret_cb(impl.ssl, &Impl::Secret, &impl) != WOLFSSL_SUCCESS) {
+    return absl::InternalError("TLS session: wolfSSL refused the TLS 1.3 secret callback");
+  }
 
   // The client offers exactly our protocol; the server aborts with no_application_protocol when
   // the client offers others only. (A client offering no ALPN at all is refused after the
@@ -337,6 +417,7 @@ TlsSession::~TlsSession() = default;
 
 std::span<uint8_t> TlsSession::InputSpace() {
   Impl& impl = *impl_;
+  if (impl.in == nullptr) return {};
   if (impl.in_begin > 0) {
     std::memmove(impl.in.get(), impl.in.get() + impl.in_begin, impl.in_end - impl.in_begin);
     impl.in_end -= impl.in_begin;
@@ -351,6 +432,19 @@ void TlsSession::CommitInput(size_t n) {
   impl.in_end += std::min(n, kInputCapacity - impl.in_end);
 }
 
+std::span<const uint8_t> TlsSession::BufferedInput() const {
+  const Impl& impl = *impl_;
+  if (impl.in == nullptr) return {};
+  return {impl.in.get() + impl.in_begin, impl.in_end - impl.in_begin};
+}
+
+void TlsSession::ReleaseInput() {
+  Impl& impl = *impl_;
+  impl.in.reset();
+  impl.in_begin = impl.in_end = 0;
+  impl.opened_record = impl.plain_begin = impl.plain_end = 0;
+}
+
 std::span<const uint8_t> TlsSession::PendingOutput() { return impl_->Pending(); }
 
 void TlsSession::ConsumeOutput(size_t n) { impl_->Consume(n); }
@@ -363,10 +457,11 @@ absl::StatusOr<TlsProgress> TlsSession::Handshake() {
     if (wolfSSL_get_error(impl.ssl, ret) == WOLFSSL_ERROR_WANT_READ) return TlsProgress::kWantRead;
     return SessionError(impl.ssl, ret, "TLS handshake");
   }
+  if (auto st = impl.FinishHandshake(); !st.ok()) return st;
   // wolfSSL lets a handshake without ALPN through; RA-TLS needs both sides to agree on the
-  // tunnel protocol, so a peer that did not negotiate ours is refused (wolfSSL has no public
-  // call to send an alert here; the caller closes the connection).
-  if (NegotiatedAlpn() != impl.alpn) {
+  // tunnel protocol, so a peer that did not negotiate ours is refused (the caller closes the
+  // connection).
+  if (impl.negotiated_alpn != impl.alpn) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "TLS handshake: peer did not negotiate ALPN '%s' (%s)", impl.alpn,
         impl.role == TlsRole::kServer ? "the client offered no ALPN" : "the server selected none"));
@@ -377,25 +472,62 @@ absl::StatusOr<TlsProgress> TlsSession::Handshake() {
 
 bool TlsSession::handshake_done() const { return impl_->handshake_done; }
 
+RecordLayer& TlsSession::records() {
+  assert(impl_->records.has_value() && "records() before the handshake completed");
+  return *impl_->records;
+}
+
 absl::StatusOr<std::pair<TlsProgress, size_t>> TlsSession::Read(std::span<uint8_t> out) {
   Impl& impl = *impl_;
   if (!impl.handshake_done) {
     return absl::FailedPreconditionError("TLS read before the handshake completed");
   }
   if (out.empty()) return absl::InvalidArgumentError("TLS read into an empty buffer");
-  if (impl.peer_closed) return std::pair{TlsProgress::kClosed, size_t{0}};
-  const int want = static_cast<int>(std::min<size_t>(out.size(), INT_MAX));
-  const int ret = wolfSSL_read(impl.ssl, out.data(), want);
-  if (ret > 0) return std::pair{TlsProgress::kDone, static_cast<size_t>(ret)};
-  switch (wolfSSL_get_error(impl.ssl, ret)) {
-    case WOLFSSL_ERROR_WANT_READ:
-      return std::pair{TlsProgress::kWantRead, size_t{0}};
-    case WOLFSSL_ERROR_ZERO_RETURN:
-      impl.peer_closed = true;
-      return std::pair{TlsProgress::kClosed, size_t{0}};
-    default:
-      return SessionError(impl.ssl, ret, "TLS read");
+  if (impl.in == nullptr) return absl::FailedPreconditionError("TLS read after ReleaseInput()");
+  size_t copied = 0;
+  while (copied < out.size()) {
+    if (impl.opened_record != 0) {
+      const size_t n = std::min(out.size() - copied, impl.plain_end - impl.plain_begin);
+      std::memcpy(out.data() + copied, impl.in.get() + impl.in_begin + impl.plain_begin, n);
+      copied += n;
+      impl.plain_begin += n;
+      if (impl.plain_begin < impl.plain_end) break;
+      impl.in_begin += impl.opened_record;
+      impl.opened_record = 0;
+      if (impl.in_begin == impl.in_end) impl.in_begin = impl.in_end = 0;
+      continue;
+    }
+    if (impl.peer_closed) break;
+    std::span<uint8_t> buffered(impl.in.get() + impl.in_begin, impl.in_end - impl.in_begin);
+    auto size = ProtectedRecordSize(buffered);
+    if (!size.ok()) return ReadError(size.status());
+    if (*size == 0 || *size > buffered.size()) break;
+    auto got = impl.records->OpenRecord(buffered.first(*size));
+    if (!got.ok()) return ReadError(got.status());
+    if (got->kind == RecordLayer::Received::kClosed) impl.peer_closed = true;
+    if (got->kind != RecordLayer::Received::kData) {
+      impl.in_begin += *size;
+      if (impl.in_begin == impl.in_end) impl.in_begin = impl.in_end = 0;
+      continue;
+    }
+    impl.opened_record = *size;
+    impl.plain_begin = static_cast<size_t>(got->data.data() - buffered.data());
+    impl.plain_end = impl.plain_begin + got->data.size();
   }
+  // A KeyUpdate the peer asked for goes out with the next write; a reader that never writes
+  // still answers it here, so the peer's request does not wait on our application.
+  if (impl.records->control_pending()) {
+    impl.ReserveOutput(RecordLayer::kControlReserve);
+    std::vector<uint8_t>& o = impl.AppendTarget();
+    const size_t at = o.size();
+    o.resize(at + RecordLayer::kControlReserve);
+    auto sealed = impl.records->SealPendingControl(std::span<uint8_t>(o).subspan(at));
+    if (!sealed.ok()) return sealed.status();
+    o.resize(at + *sealed);
+  }
+  if (copied > 0) return std::pair{TlsProgress::kDone, copied};
+  if (impl.peer_closed) return std::pair{TlsProgress::kClosed, size_t{0}};
+  return std::pair{TlsProgress::kWantRead, size_t{0}};
 }
 
 absl::Status TlsSession::Write(std::span<const uint8_t> data) {
@@ -403,59 +535,50 @@ absl::Status TlsSession::Write(std::span<const uint8_t> data) {
   if (!impl.handshake_done) {
     return absl::FailedPreconditionError("TLS write before the handshake completed");
   }
-  if (data.empty()) return absl::OkStatus();
-  impl.ReserveOutput(data.size() + (data.size() / kMaxPlaintext + 1) * kRecordOverhead);
-  while (!data.empty()) {
-    // wolfSSL splits into records of at most 16 KiB and, with a send callback that never
-    // blocks, writes everything it is given in one call.
-    const int chunk = static_cast<int>(std::min<size_t>(data.size(), 1u << 30));
-    const int ret = wolfSSL_write(impl.ssl, data.data(), chunk);
-    if (ret <= 0) return SessionError(impl.ssl, ret, "TLS write");
-    data = data.subspan(static_cast<size_t>(ret));
+  if (data.empty() && !impl.records->control_pending()) return absl::OkStatus();
+  const size_t room = RecordLayer::SealedSize(data.size());
+  impl.ReserveOutput(room);
+  std::vector<uint8_t>& o = impl.AppendTarget();
+  const size_t at = o.size();
+  o.resize(at + room);
+  auto sealed = impl.records->SealData(data, std::span<uint8_t>(o).subspan(at));
+  if (!sealed.ok()) {
+    o.resize(at);
+    return sealed.status();
   }
+  o.resize(at + *sealed);
   return absl::OkStatus();
 }
 
 absl::Status TlsSession::Shutdown() {
   Impl& impl = *impl_;
-  const int ret = wolfSSL_shutdown(impl.ssl);
-  // WOLFSSL_SHUTDOWN_NOT_DONE: our close_notify is queued, the peer's has not arrived; that is
-  // all a half-close needs.
-  if (ret == WOLFSSL_SUCCESS || ret == WOLFSSL_SHUTDOWN_NOT_DONE) return absl::OkStatus();
-  return SessionError(impl.ssl, ret, "TLS shutdown");
-}
-
-std::vector<uint8_t> TlsSession::PeerCertificateDer() const {
-  WOLFSSL_X509* cert = wolfSSL_get_peer_certificate(impl_->ssl);  // a copy we own
-  if (cert == nullptr) return {};
-  int size = 0;
-  const unsigned char* der = wolfSSL_X509_get_der(cert, &size);
-  std::vector<uint8_t> result;
-  if (der != nullptr && size > 0) result.assign(der, der + size);
-  wolfSSL_X509_free(cert);
-  return result;
-}
-
-std::string TlsSession::NegotiatedAlpn() const {
-  char* name = nullptr;
-  unsigned short size = 0;
-  if (wolfSSL_ALPN_GetProtocol(impl_->ssl, &name, &size) != WOLFSSL_SUCCESS || name == nullptr) {
-    return {};
+  if (!impl.handshake_done) {
+    return absl::FailedPreconditionError("TLS shutdown before the handshake completed");
   }
-  return std::string(name, size);
+  impl.ReserveOutput(RecordLayer::kControlReserve);
+  std::vector<uint8_t>& o = impl.AppendTarget();
+  const size_t at = o.size();
+  o.resize(at + RecordLayer::kControlReserve);
+  auto sealed = impl.records->SealCloseNotify(std::span<uint8_t>(o).subspan(at));
+  if (!sealed.ok()) {
+    o.resize(at);
+    return sealed.status();
+  }
+  o.resize(at + *sealed);
+  return absl::OkStatus();
 }
 
-std::string TlsSession::Version() const { return wolfSSL_get_version(impl_->ssl); }
+std::vector<uint8_t> TlsSession::PeerCertificateDer() const { return impl_->peer_cert; }
 
-std::string TlsSession::Cipher() const {
-  const char* name = wolfSSL_get_cipher_name(impl_->ssl);
-  return name != nullptr ? name : "";
-}
+void TlsSession::ReleasePeerCertificate() { std::vector<uint8_t>().swap(impl_->peer_cert); }
 
-std::string TlsSession::Group() const {
-  const char* name = wolfSSL_get_curve_name(impl_->ssl);
-  return name != nullptr ? name : "";
-}
+std::string TlsSession::NegotiatedAlpn() const { return impl_->negotiated_alpn; }
+
+std::string TlsSession::Version() const { return impl_->version; }
+
+std::string TlsSession::Cipher() const { return impl_->cipher; }
+
+std::string TlsSession::Group() const { return impl_->group; }
 
 std::string WolfSslVersion() { return wolfSSL_lib_version(); }
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "crypto/tls13_record.h"
 
 namespace tng::crypto {
 
@@ -44,6 +45,7 @@ class TlsContext {
   void* ctx_ = nullptr;
   TlsRole role_ = TlsRole::kClient;
   std::string alpn_;
+  bool require_peer_cert_ = false;
   friend class TlsSession;
 };
 
@@ -79,17 +81,27 @@ class TlsSession {
   absl::StatusOr<TlsProgress> Handshake();
   bool handshake_done() const;
 
+  // After the handshake wolfSSL is gone: records are sealed and opened by this RecordLayer, which
+  // a stream doing its own I/O uses directly. BufferedInput() is the ciphertext received after
+  // the handshake's last record and not yet read; ReleaseInput() frees the input buffer once
+  // such a stream has taken those bytes (Read() is unavailable afterwards).
+  RecordLayer& records();
+  std::span<const uint8_t> BufferedInput() const;
+  void ReleaseInput();
+
   // Decrypt into `out`. Returns bytes (>0) with kDone, kWantRead when no full record is buffered,
   // kClosed on close_notify. Corrupted or forged records are errors (naming wolfSSL's error and
   // the alert). Before the handshake: FailedPrecondition; empty `out`: InvalidArgument.
   absl::StatusOr<std::pair<TlsProgress, size_t>> Read(std::span<uint8_t> out);
-  // Encrypt all of `data` into PendingOutput(), in records of at most 16 KiB of plaintext.
+  // Encrypt all of `data` into PendingOutput(), in records of at most 16 KiB of plaintext (after
+  // a KeyUpdate that is due). Empty `data` still flushes a due KeyUpdate.
   absl::Status Write(std::span<const uint8_t> data);
   // Queue close_notify into PendingOutput().
   absl::Status Shutdown();
 
   // After the handshake.
   std::vector<uint8_t> PeerCertificateDer() const;  // leaf, empty if none
+  void ReleasePeerCertificate();  // once judged: an RA-TLS certificate can be tens of KiB
   std::string NegotiatedAlpn() const;
   std::string Version() const;  // e.g. "TLSv1.3"
   std::string Cipher() const;   // wolfSSL's name, e.g. "TLS13-AES128-GCM-SHA256"

@@ -241,6 +241,9 @@ Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::Handshake(TcpStream tcp,
     info.peer_tee = std::move(peer->tee_type);
     info.peer_policy_ids = std::move(peer->policy_ids);
   }
+  // Judged (or not to be judged): an RA-TLS certificate carries its evidence, tens of KiB that
+  // an idle connection should not keep.
+  stream->session().ReleasePeerCertificate();
   stream->set_attestation(std::move(info));
   co_return std::move(stream);
 }
