@@ -44,6 +44,15 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(int index, const Reacto
   }
   r->ring_ready_ = true;
   r->needs_enable_ = (params.flags & IORING_SETUP_R_DISABLED) != 0;
+  // Registered while the ring is still disabled, i.e. before it has its single issuer.
+  if (auto buffers = BufferRing::Create(&r->ring_, /*group=*/0, options.recv_buffers,
+                                        options.recv_buffer_size);
+      buffers.ok()) {
+    r->buffers_ = *std::move(buffers);
+  } else {
+    TNG_LOG(Warn, "reactor") << "no provided buffer ring (" << buffers.status().message()
+                             << "): each connection keeps receive buffers of its own";
+  }
   int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
   r->wake_fd_.Reset(efd);
@@ -64,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(int index, const Reacto
 }
 
 Reactor::~Reactor() {
+  buffers_.reset();  // unregistered while the ring still exists
   if (ring_ready_) io_uring_queue_exit(&ring_);
 }
 
@@ -174,6 +184,7 @@ void Reactor::Run() {
       }
       if (n < kBatch) break;
     }
+    if (buffers_) buffers_->ResumeWaiters();
   }
   current_reactor = nullptr;
 }

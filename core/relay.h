@@ -1,14 +1,17 @@
 // Byte-exact bidirectional relay between two streams: two pumps, EOF propagated as a half-close,
-// errors as a reset, at most one buffer in flight per direction (backpressure).
+// errors as a reset, at most one received buffer in flight per direction (backpressure).
 //
-// A stream type provides: Read(span<uint8_t>) -> awaitable int (n>0 bytes, 0 EOF, <0 -errno),
-// Write(span<const uint8_t>) -> awaitable int (0 or -errno), ShutdownWrite() -> awaitable,
-// Abort().
+// The relay owns no buffers: each source lends the bytes it received (a ring buffer the kernel
+// filled, or TLS records it opened in place) until the sink has sent them, so an idle
+// connection holds no payload memory and no byte is copied between the two sockets' buffers.
+// A stream type provides, as a source: Fill() -> awaitable int (n>0 bytes available, 0 EOF,
+// <0 -errno), Data() -> span<iovec> of those bytes (each span followed by one writable byte),
+// Consume(n); as a sink: WriteV(span<iovec>) -> awaitable int (0 or -errno; may modify the bytes
+// while it runs, restoring them), ShutdownWrite() -> awaitable, Abort().
 #pragma once
 
 #include <coroutine>
 #include <cstdint>
-#include <memory>
 #include <span>
 
 #include "core/reactor.h"
@@ -22,8 +25,6 @@ struct RelayStats {
   int a_error = 0;  // first negative errno seen reading a / writing a (0: clean)
   int b_error = 0;
 };
-
-inline constexpr size_t kRelayBufferSize = 64 * 1024;
 
 namespace internal {
 
@@ -46,10 +47,10 @@ struct RelayJoin {
 };
 
 template <typename Src, typename Dst>
-Task<void> Pump(Src& src, Dst& dst, uint8_t* buf, size_t size, uint64_t& bytes, int& src_error,
-                int& dst_error, RelayJoin& join) {
+Task<void> Pump(Src& src, Dst& dst, uint64_t& bytes, int& src_error, int& dst_error,
+                RelayJoin& join) {
   for (;;) {
-    int n = co_await src.Read(std::span<uint8_t>(buf, size));
+    int n = co_await src.Fill();
     if (n == 0) {
       co_await dst.ShutdownWrite();
       break;
@@ -59,12 +60,13 @@ Task<void> Pump(Src& src, Dst& dst, uint8_t* buf, size_t size, uint64_t& bytes, 
       dst.Abort();
       break;
     }
-    int w = co_await dst.Write(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+    int w = co_await dst.WriteV(src.Data());
     if (w < 0) {
       dst_error = w;
       src.Abort();
       break;
     }
+    src.Consume(static_cast<size_t>(n));
     bytes += static_cast<uint64_t>(n);
   }
   join.Done();
@@ -72,17 +74,13 @@ Task<void> Pump(Src& src, Dst& dst, uint8_t* buf, size_t size, uint64_t& bytes, 
 
 }  // namespace internal
 
-// Relays until both directions have ended. The buffers live in the relay's frame (2 x 64 KiB).
+// Relays until both directions have ended.
 template <typename A, typename B>
 Task<RelayStats> Relay(A& a, B& b) {
   RelayStats stats;
   internal::RelayJoin join;
-  // Not zero-filled: pages an idle connection never touches stay unallocated.
-  auto buffers = std::make_unique_for_overwrite<uint8_t[]>(2 * kRelayBufferSize);
-  Spawn(internal::Pump(a, b, buffers.get(), kRelayBufferSize, stats.a_to_b, stats.a_error,
-                       stats.b_error, join));
-  Spawn(internal::Pump(b, a, buffers.get() + kRelayBufferSize, kRelayBufferSize, stats.b_to_a,
-                       stats.b_error, stats.a_error, join));
+  Spawn(internal::Pump(a, b, stats.a_to_b, stats.a_error, stats.b_error, join));
+  Spawn(internal::Pump(b, a, stats.b_to_a, stats.b_error, stats.a_error, join));
   co_await join.Wait();
   co_return stats;
 }

@@ -2,12 +2,16 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <array>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "core/buffer_ring.h"
 #include "core/connection_scope.h"
 #include "core/fd.h"
 #include "core/net.h"
@@ -27,7 +31,10 @@ class TcpStream {
       : reactor_(o.reactor_),
         fd_(std::move(o.fd_)),
         scope_(std::exchange(o.scope_, nullptr)),
-        aborted_(o.aborted_) {}
+        aborted_(o.aborted_),
+        held_(std::move(o.held_)),
+        own_(std::move(o.own_)),
+        span_(std::exchange(o.span_, {})) {}
   TcpStream& operator=(TcpStream&&) = delete;
   ~TcpStream() {
     if (scope_) scope_->Unwatch(fd_.get());
@@ -41,6 +48,18 @@ class TcpStream {
   Task<int> Write(std::span<const uint8_t> data, Duration timeout = Duration::zero()) {
     return SendAll(reactor_, fd_.get(), data, timeout);
   }
+  // ---- The relay's side of the stream (core/relay.h).
+  // Receives the next bytes into a buffer the kernel picks from the reactor's ring, so a stream
+  // waiting for its peer holds none: bytes (>0), 0 at EOF, negative errno. Bytes not consumed
+  // yet are returned again without receiving.
+  Task<int> Fill();
+  // The received bytes not consumed yet (one span), each followed by a writable byte.
+  std::span<iovec> Data() { return {&span_, span_.iov_len > 0 ? 1u : 0u}; }
+  // `n` of them were forwarded; the buffer goes back to the ring once all were.
+  void Consume(size_t n);
+  // Sends every byte of `spans` (they may be modified while it runs, then restored): 0 or errno.
+  Task<int> WriteV(std::span<iovec> spans);
+
   // Propagates EOF: the peer reads EOF, the other direction keeps flowing.
   Task<void> ShutdownWrite() {
     ::shutdown(fd_.get(), SHUT_WR);
@@ -64,7 +83,15 @@ class TcpStream {
   UniqueFd fd_;
   ConnectionScope* scope_ = nullptr;
   bool aborted_ = false;
+  RingBuffer held_;                 // what Fill() received, until consumed
+  std::unique_ptr<uint8_t[]> own_;  // without a buffer ring: this stream's own buffer
+  iovec span_{};
 };
+
+// The most spans a relay source hands over at once (core/relay.h).
+inline constexpr size_t kMaxRelaySpans = 16;
+// Sends all of `spans`, adjusting them as bytes go out: 0 or a negative errno.
+Task<int> SendAllV(Reactor& reactor, int fd, std::span<iovec> spans);
 
 // Resolves and connects within `timeout`; errors name the destination.
 Task<absl::StatusOr<TcpStream>> DialTcp(Reactor& reactor, std::string host, uint16_t port,

@@ -243,7 +243,7 @@ Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::Handshake(TcpStream tcp,
   }
   // Judged (or not to be judged): an RA-TLS certificate carries its evidence, tens of KiB that
   // an idle connection should not keep.
-  stream->session().ReleasePeerCertificate();
+  if (!keep_peer_certificates_) stream->session().ReleasePeerCertificate();
   stream->set_attestation(std::move(info));
   co_return std::move(stream);
 }

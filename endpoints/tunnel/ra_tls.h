@@ -57,6 +57,10 @@ class RaTls {
   // Egress: TLS server handshake on an accepted socket, then the client check.
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Accept(TcpStream tcp, Duration timeout);
 
+  // The peer's certificate is dropped once judged (RA-TLS certificates carry their evidence);
+  // diagnostics and tests that inspect it after the handshake keep it.
+  void set_keep_peer_certificates(bool keep) { keep_peer_certificates_ = keep; }
+
  private:
   RaTls() = default;
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Handshake(TcpStream tcp, Duration timeout);
@@ -77,7 +81,8 @@ class RaTls {
   uint64_t context_generation_ = 0;
   int64_t context_not_after_ = 0;
   std::string context_tee_;
-  std::unique_ptr<attestation::AsClient> as_client_;  // this reactor's, when verify has as_addr
+  std::unique_ptr<attestation::AsClient> as_client_;
+  bool keep_peer_certificates_ = false;  // this reactor's, when verify has as_addr
 };
 
 }  // namespace tng::tunnel

@@ -1,11 +1,19 @@
-// The RA-TLS leg of a tunnel: a TCP socket whose bytes pass through a TlsSession. Provides the
-// same Read/Write/ShutdownWrite/Abort shape as TcpStream so the relay pumps treat both alike.
+// The RA-TLS leg of a tunnel: a TCP socket whose bytes are TLS 1.3 records. wolfSSL (through
+// TlsSession) runs the handshake; afterwards this stream seals and opens the records itself
+// (crypto::RecordLayer), straight between the reactor's receive buffers and the socket, so the
+// relay moves each byte through one AEAD pass and no staging copy. Offers TcpStream's shapes:
+// Read/Write for protocol code, Fill/Data/Consume/WriteV for the relay (core/relay.h).
 #pragma once
 
+#include <sys/uio.h>
+
+#include <array>
 #include <memory>
 #include <span>
 
 #include "absl/status/status.h"
+#include "core/block_pool.h"
+#include "core/buffer_ring.h"
 #include "core/tcp_stream.h"
 #include "core/wait_list.h"
 #include "crypto/tls_session.h"
@@ -31,6 +39,16 @@ class TlsStream {
   void Abort() { tcp_.Abort(); }
   void ForceClose() { tcp_.ForceClose(); }
 
+  // ---- The relay's side (core/relay.h), with Read's results.
+  // Opens the records that have arrived, in place: plaintext bytes available (>0), 0 after
+  // close_notify, negative errno as Read.
+  Task<int> Fill();
+  std::span<iovec> Data() { return {spans_.data() + span_first_, span_count_ - span_first_}; }
+  void Consume(size_t n);
+  // Seals `spans` into records (borrowing the byte after each span, see core/relay.h) and sends
+  // them: 0 or a negative errno.
+  Task<int> WriteV(std::span<iovec> spans);
+
   crypto::TlsSession& session() { return *session_; }
   TcpStream& tcp() { return tcp_; }
   // Set by RaTls once the peer check passed.
@@ -38,16 +56,58 @@ class TlsStream {
   void set_attestation(TunnelAttestation a) { attestation_ = std::move(a); }
 
  private:
-  // Sends everything the session has produced. Only one flush runs at a time; a second caller
-  // waits for it and then sends what is left.
-  Task<int> Flush(Duration timeout = Duration::zero());
+  // Handshake output (wolfSSL's flights).
+  Task<int> FlushHandshake(Duration timeout);
+  // Opens the complete records buffered in the stash and in in_, up to the span limit.
+  int OpenBuffered();
+  int AddRecord(std::span<uint8_t> record);
+  // Moves an incomplete record at the end of in_ into the stash, so in_'s buffer can go back.
+  void StashTail();
+  Task<int> ReceiveCiphertext();
+  // One sender at a time: records must reach the socket in the order they were sealed.
+  Task<void> LockSend();
+  void UnlockSend();
+  Task<int> SendBlock(const Block& block, size_t size);
+  // A KeyUpdate the peer asked for, sent now if no writer is about to send it anyway.
+  Task<int> SendDueControl();
+  Task<int> SealAndSend(std::span<iovec> spans, bool borrow_scratch);
 
   TcpStream tcp_;
   std::unique_ptr<crypto::TlsSession> session_;
-  bool flushing_ = false;
-  int send_error_ = 0;
-  WaitList flush_done_;
+  crypto::RecordLayer* records_ = nullptr;  // session_'s, after the handshake
   TunnelAttestation attestation_;
+
+  // Ciphertext being worked through: a ring buffer, or a block for what the handshake left.
+  struct Input {
+    RingBuffer ring;
+    Block block;
+    uint8_t* base = nullptr;
+    size_t begin = 0;
+    size_t end = 0;
+    size_t available() const { return end - begin; }
+    void Release() {
+      ring.Reset();
+      block.Reset();
+      base = nullptr;
+      begin = end = 0;
+    }
+  } in_;
+  // A record that arrived split across two receives is reassembled here.
+  Block stash_;
+  size_t stash_len_ = 0;
+  bool stash_has_data_ = false;  // spans_ point into the stash
+
+  std::array<iovec, kMaxRelaySpans> spans_{};
+  size_t span_first_ = 0;
+  size_t span_count_ = 0;
+  size_t span_bytes_ = 0;  // not consumed yet
+  bool peer_closed_ = false;
+  int read_error_ = 0;
+
+  bool sending_ = false;
+  WaitList send_waiters_;
+  int send_error_ = 0;
+  bool write_shut_ = false;
 };
 
 }  // namespace tng::tunnel

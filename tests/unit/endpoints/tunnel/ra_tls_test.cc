@@ -70,7 +70,9 @@ class RaTlsTest : public ::testing::Test {
     if (shared->issuer) shared->issuer->Start();
     auto t = RaTls::Create(ra, role, *shared);
     EXPECT_TRUE(t.ok()) << t.status();
-    return t.ok() ? std::move(*t) : nullptr;
+    if (!t.ok()) return nullptr;
+    (*t)->set_keep_peer_certificates(true);  // the tests look at the evidence
+    return std::move(*t);
   }
 
   // `n` connections one after the other: the client sends "ping", the server answers "pong";
