@@ -1,6 +1,7 @@
 // Receive buffers that the kernel picks when bytes arrive (an io_uring provided-buffer ring):
 // a connection waiting for its peer holds no buffer, only bytes in flight do. One ring per
-// reactor, shared by all its sockets; a receive finding it empty waits for a buffer to come back.
+// reactor, shared by all its sockets (see ReceiveSome in core/tcp_stream.h for what happens
+// when it is empty).
 #pragma once
 
 #include <liburing.h>
@@ -65,24 +66,6 @@ class BufferRing {
 
   // The buffer the kernel chose for a completion (its CQE flags), now owned by the caller.
   RingBuffer Take(uint32_t cqe_flags);
-  // Receives that found the ring empty (-ENOBUFS) wait here; the reactor resumes them after its
-  // current batch of completions once buffers came back (never from inside a buffer's release).
-  auto WaitForBuffer() {
-    struct Awaiter {
-      BufferRing& ring;
-      bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<> h) { ring.waiters_.push_back(h); }
-      void await_resume() const noexcept {}
-    };
-    return Awaiter{*this};
-  }
-  // Called by the reactor between batches.
-  void ResumeWaiters() {
-    if (waiters_.empty() || lent_ >= count_) return;
-    auto waiters = std::move(waiters_);
-    waiters_.clear();
-    for (auto h : waiters) h.resume();
-  }
 
  private:
   friend class RingBuffer;
@@ -100,7 +83,6 @@ class BufferRing {
   size_t size_ = 0;
   unsigned lent_ = 0;
   bool registered_ = false;
-  std::vector<std::coroutine_handle<>> waiters_;
 };
 
 inline void RingBuffer::Reset() {

@@ -184,7 +184,6 @@ void Reactor::Run() {
       }
       if (n < kBatch) break;
     }
-    if (buffers_) buffers_->ResumeWaiters();
   }
   current_reactor = nullptr;
 }

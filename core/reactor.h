@@ -3,6 +3,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <poll.h>
 
 #include <chrono>
 #include <coroutine>
@@ -236,6 +237,10 @@ class RingRecvOp : private Completion {
 inline RingRecvOp RecvIntoRing(Reactor& r, int fd, BufferRing& ring,
                                Duration timeout = Duration::zero()) {
   return RingRecvOp(r, fd, ring, timeout);
+}
+// Resolves when `fd` is readable (or at EOF or error): the revents.
+inline auto PollIn(Reactor& r, int fd) {
+  return Submit(r, [=](io_uring_sqe* s) { io_uring_prep_poll_add(s, fd, POLLIN | POLLRDHUP); });
 }
 // Sends the iovecs (sendmsg); returns bytes sent or a negative errno.
 inline auto SendMsg(Reactor& r, int fd, const msghdr* msg, Duration timeout = Duration::zero()) {

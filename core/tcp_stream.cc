@@ -23,26 +23,45 @@ Task<absl::StatusOr<TcpStream>> DialTcp(Reactor& reactor, std::string host, uint
   co_return std::move(stream);
 }
 
-Task<int> TcpStream::Fill() {
-  if (span_.iov_len > 0) co_return static_cast<int>(span_.iov_len);
-  if (BufferRing* ring = reactor_.buffers()) {
-    for (;;) {
-      RingRecvResult r = co_await RecvIntoRing(reactor_, fd_.get(), *ring);
-      if (r.res == -ENOBUFS) {
-        // Every ring buffer is in flight on this reactor: wait for one rather than allocate.
-        co_await ring->WaitForBuffer();
-        continue;
+Task<int> ReceiveSome(Reactor& reactor, int fd, ReceivedBytes& out, Duration timeout) {
+  out.Reset();
+  if (BufferRing* ring = reactor.buffers()) {
+    RingRecvResult r = co_await RecvIntoRing(reactor, fd, *ring, timeout);
+    if (r.res != -ENOBUFS) {
+      if (r.res > 0) {
+        out.ring = std::move(r.buffer);
+        out.data = out.ring.data();
       }
-      if (r.res <= 0) co_return r.res;
-      held_ = std::move(r.buffer);
-      span_ = {held_.data(), static_cast<size_t>(r.res)};
       co_return r.res;
     }
   }
-  constexpr size_t kOwnSize = 64 * 1024;
-  if (own_ == nullptr) own_ = std::make_unique_for_overwrite<uint8_t[]>(kOwnSize + 1);
-  int n = co_await Recv(reactor_, fd_.get(), std::span<uint8_t>(own_.get(), kOwnSize));
-  if (n > 0) span_ = {own_.get(), static_cast<size_t>(n)};
+  constexpr size_t kBlockReceive = 64 * 1024;  // leaves slack in the block for the scratch byte
+  for (;;) {
+    int ready = co_await Submit(
+        reactor, [=](io_uring_sqe* s) { io_uring_prep_poll_add(s, fd, POLLIN | POLLRDHUP); },
+        timeout);
+    if (ready < 0) co_return ready;
+    out.block = reactor.blocks().Acquire();
+    int n = co_await Submit(reactor, [fd, p = out.block.data()](io_uring_sqe* s) {
+      io_uring_prep_recv(s, fd, p, kBlockReceive, MSG_DONTWAIT);
+    });
+    if (n == -EAGAIN) {
+      out.block.Reset();
+      continue;
+    }
+    if (n > 0) {
+      out.data = out.block.data();
+    } else {
+      out.block.Reset();
+    }
+    co_return n;
+  }
+}
+
+Task<int> TcpStream::Fill() {
+  if (span_.iov_len > 0) co_return static_cast<int>(span_.iov_len);
+  int n = co_await ReceiveSome(reactor_, fd_.get(), held_);
+  if (n > 0) span_ = {held_.data, static_cast<size_t>(n)};
   co_return n;
 }
 

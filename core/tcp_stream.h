@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "core/block_pool.h"
 #include "core/buffer_ring.h"
 #include "core/connection_scope.h"
 #include "core/fd.h"
@@ -19,6 +20,26 @@
 #include "core/task.h"
 
 namespace tng {
+
+// Bytes received by ReceiveSome: in a ring buffer, or in a block of the reactor's pool.
+struct ReceivedBytes {
+  RingBuffer ring;
+  Block block;
+  uint8_t* data = nullptr;
+  void Reset() {
+    ring.Reset();
+    block.Reset();
+    data = nullptr;
+  }
+};
+
+// Receives the next bytes on `fd` into the reactor's buffer ring: bytes (>0), 0 at EOF, or a
+// negative errno (-ETIMEDOUT after `timeout`). When every ring buffer is in flight, it waits
+// for readability holding nothing and then receives into a pool block instead: waiting for a
+// ring buffer could deadlock when the holders' progress needs a receive on this reactor (an
+// ingress and an egress in one process), and an idle socket should never pin memory.
+Task<int> ReceiveSome(Reactor& reactor, int fd, ReceivedBytes& out,
+                      Duration timeout = Duration::zero());
 
 class TcpStream {
  public:
@@ -33,7 +54,6 @@ class TcpStream {
         scope_(std::exchange(o.scope_, nullptr)),
         aborted_(o.aborted_),
         held_(std::move(o.held_)),
-        own_(std::move(o.own_)),
         span_(std::exchange(o.span_, {})) {}
   TcpStream& operator=(TcpStream&&) = delete;
   ~TcpStream() {
@@ -83,8 +103,7 @@ class TcpStream {
   UniqueFd fd_;
   ConnectionScope* scope_ = nullptr;
   bool aborted_ = false;
-  RingBuffer held_;                 // what Fill() received, until consumed
-  std::unique_ptr<uint8_t[]> own_;  // without a buffer ring: this stream's own buffer
+  ReceivedBytes held_;  // what Fill() received, until consumed
   iovec span_{};
 };
 

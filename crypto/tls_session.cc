@@ -441,6 +441,14 @@ std::span<const uint8_t> TlsSession::BufferedInput() const {
 void TlsSession::ReleaseInput() {
   Impl& impl = *impl_;
   impl.in.reset();
+  // The handshake flights' output buffers, too, when they are drained (they held a certificate
+  // chain; a stream doing its own I/O never fills them again).
+  if (impl.front_begin == impl.front.size() && impl.back.empty()) {
+    std::vector<uint8_t>().swap(impl.front);
+    std::vector<uint8_t>().swap(impl.back);
+    impl.front_begin = 0;
+    impl.front_exposed = false;
+  }
   impl.in_begin = impl.in_end = 0;
   impl.opened_record = impl.plain_begin = impl.plain_end = 0;
 }

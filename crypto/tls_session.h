@@ -83,8 +83,9 @@ class TlsSession {
 
   // After the handshake wolfSSL is gone: records are sealed and opened by this RecordLayer, which
   // a stream doing its own I/O uses directly. BufferedInput() is the ciphertext received after
-  // the handshake's last record and not yet read; ReleaseInput() frees the input buffer once
-  // such a stream has taken those bytes (Read() is unavailable afterwards).
+  // the handshake's last record and not yet read; ReleaseInput() frees the input buffer (and the
+  // drained output buffers) once such a stream has taken those bytes (Read() is unavailable
+  // afterwards).
   RecordLayer& records();
   std::span<const uint8_t> BufferedInput() const;
   void ReleaseInput();

@@ -49,9 +49,9 @@ Task<absl::Status> TlsStream::Handshake(Duration timeout) {
   records_ = &session_->records();
   auto left = session_->BufferedInput();
   if (!left.empty()) {
-    in_.block = tcp_.reactor().blocks().Acquire();
-    std::memcpy(in_.block.data(), left.data(), left.size());
-    in_.base = in_.block.data();
+    in_.bytes.block = tcp_.reactor().blocks().Acquire();
+    std::memcpy(in_.bytes.block.data(), left.data(), left.size());
+    in_.base = in_.bytes.block.data();
     in_.begin = 0;
     in_.end = left.size();
   }
@@ -125,46 +125,31 @@ void TlsStream::StashTail() {
 
 Task<int> TlsStream::ReceiveCiphertext() {
   in_.Release();
-  Reactor& reactor = tcp_.reactor();
-  if (BufferRing* ring = reactor.buffers()) {
-    for (;;) {
-      RingRecvResult r = co_await RecvIntoRing(reactor, tcp_.fd(), *ring);
-      if (r.res == -ENOBUFS) {
-        co_await ring->WaitForBuffer();
-        continue;
-      }
-      if (r.res <= 0) co_return r.res;
-      in_.ring = std::move(r.buffer);
-      in_.base = in_.ring.data();
-      in_.begin = 0;
-      in_.end = static_cast<size_t>(r.res);
-      co_return r.res;
-    }
+  int n = co_await ReceiveSome(tcp_.reactor(), tcp_.fd(), in_.bytes);
+  if (n > 0) {
+    in_.base = in_.bytes.data;
+    in_.begin = 0;
+    in_.end = static_cast<size_t>(n);
   }
-  in_.block = reactor.blocks().Acquire();
-  int n = co_await tcp_.Read(std::span<uint8_t>(in_.block.data(), 64 * 1024));
-  if (n <= 0) {
-    in_.Release();
-    co_return n;
-  }
-  in_.base = in_.block.data();
-  in_.begin = 0;
-  in_.end = static_cast<size_t>(n);
   co_return n;
+}
+
+void TlsStream::ReleaseDone() {
+  if (span_bytes_ > 0) return;
+  stash_has_data_ = false;
+  if (stash_len_ == 0 && stash_) stash_.Reset();
+  if (in_.base != nullptr && in_.available() == 0) in_.Release();
 }
 
 Task<int> TlsStream::Fill() {
   if (span_bytes_ > 0) co_return static_cast<int>(span_bytes_);
   if (read_error_ != 0) co_return read_error_;
   for (;;) {
-    // Everything handed out has been consumed: buffers that are done go back.
-    stash_has_data_ = false;
-    if (stash_len_ == 0 && stash_) stash_.Reset();
-    if (in_.base != nullptr && in_.available() == 0) in_.Release();
-
+    ReleaseDone();
     int n = OpenBuffered();
     if (n < 0) {
       read_error_ = n;
+      ReleaseDone();
       co_return n;
     }
     if (records_->control_pending() && !sending_ && !write_shut_) {
@@ -175,7 +160,10 @@ Task<int> TlsStream::Fill() {
       }
     }
     if (n > 0) co_return n;
-    if (peer_closed_) co_return 0;
+    if (peer_closed_) {
+      ReleaseDone();  // a half-closed stream keeps no buffer while its other direction runs
+      co_return 0;
+    }
     StashTail();
     int r = co_await ReceiveCiphertext();
     if (r == 0) r = -EPROTO;  // TCP EOF without close_notify: the stream may be truncated
@@ -197,6 +185,7 @@ void TlsStream::Consume(size_t n) {
     n -= k;
     if (v.iov_len == 0) ++span_first_;
   }
+  ReleaseDone();
 }
 
 Task<int> TlsStream::Read(std::span<uint8_t> buf) {

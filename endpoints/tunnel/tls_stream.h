@@ -77,21 +77,22 @@ class TlsStream {
   crypto::RecordLayer* records_ = nullptr;  // session_'s, after the handshake
   TunnelAttestation attestation_;
 
-  // Ciphertext being worked through: a ring buffer, or a block for what the handshake left.
+  // Ciphertext being worked through: what ReceiveSome got, or a block for what the handshake
+  // left.
   struct Input {
-    RingBuffer ring;
-    Block block;
+    ReceivedBytes bytes;
     uint8_t* base = nullptr;
     size_t begin = 0;
     size_t end = 0;
     size_t available() const { return end - begin; }
     void Release() {
-      ring.Reset();
-      block.Reset();
+      bytes.Reset();
       base = nullptr;
       begin = end = 0;
     }
   } in_;
+  // Gives back what no span points into any more.
+  void ReleaseDone();
   // A record that arrived split across two receives is reassembled here.
   Block stash_;
   size_t stash_len_ = 0;
