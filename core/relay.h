@@ -16,6 +16,7 @@
 
 #include "core/reactor.h"
 #include "core/task.h"
+#include "core/tcp_stream.h"
 
 namespace tng {
 
@@ -74,9 +75,9 @@ Task<void> Pump(Src& src, Dst& dst, uint64_t& bytes, int& src_error, int& dst_er
 
 }  // namespace internal
 
-// Relays until both directions have ended.
+// Relays until both directions have ended, through the streams' own buffers.
 template <typename A, typename B>
-Task<RelayStats> Relay(A& a, B& b) {
+Task<RelayStats> RelayCopying(A& a, B& b) {
   RelayStats stats;
   internal::RelayJoin join;
   Spawn(internal::Pump(a, b, stats.a_to_b, stats.a_error, stats.b_error, join));
@@ -84,5 +85,14 @@ Task<RelayStats> Relay(A& a, B& b) {
   co_await join.Wait();
   co_return stats;
 }
+
+template <typename A, typename B>
+Task<RelayStats> Relay(A& a, B& b) {
+  return RelayCopying(a, b);
+}
+
+// TCP to TCP, where the bytes pass unchanged: spliced through a pipe per direction
+// (core/splice_relay.cc), copying through user space only when no pipe can be made.
+Task<RelayStats> Relay(TcpStream& a, TcpStream& b);
 
 }  // namespace tng

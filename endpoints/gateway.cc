@@ -101,6 +101,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const config::GatewayOp
              "certificate; use it for debugging only, never in production";
     }
   }
+  if (run.bench_plain_tunnel) {
+    TNG_LOG(Warn, "security")
+        << "--bench-plain-tunnel is set: tunnels between ingress and egress carry PLAINTEXT, with "
+           "no TLS and no attestation; this mode exists for benchmarks only";
+  }
   if (auto st = g->ResolveCapturePorts(); !st.ok()) return st;
   // One issuer and verifier per endpoint, shared by every reactor; attesting endpoints report
   // whether their certificate is available through readiness (and the logs).
@@ -219,6 +224,7 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
     if (!ra.ok()) {
       return absl::Status(ra.status().code(), absl::StrCat(json_path, ": ", ra.status().message()));
     }
+    (*ra)->set_bench_plaintext(run_.bench_plain_tunnel);
     pr.ra_tls.push_back(std::move(*ra));
     return pr.ra_tls.back().get();
   };

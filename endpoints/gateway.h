@@ -22,6 +22,8 @@ namespace tng {
 struct GatewayRunOptions {
   int threads = 0;  // 0: one per online CPU
   bool pin_threads = false;
+  // Benchmarks only: tunnels carry plaintext (see `tng --help`).
+  bool bench_plain_tunnel = false;
 };
 
 class Gateway {

@@ -41,6 +41,9 @@ Options:
   --threads N             reactor threads (default: one per online CPU)
   --pin-threads           pin reactor thread i to CPU i
   --drain-timeout SECONDS how long open connections may finish after SIGTERM (default 30)
+  --bench-plain-tunnel    BENCHMARKS ONLY: mapping and netfilter endpoints relay plaintext
+                          between ingress and egress instead of RA-TLS (both ends must use it);
+                          measures the relay without TLS. Never use it for real traffic.
 
 Environment:
   TNG_LOG   log level: error, warn, info (default), debug, trace (RUST_LOG is read too)
@@ -55,6 +58,7 @@ struct Args {
   int threads = 0;
   bool pin_threads = false;
   int drain_timeout_s = 30;
+  bool bench_plain_tunnel = false;
 };
 
 int UsageError(const std::string& msg) {
@@ -107,6 +111,8 @@ std::optional<int> ParseArgs(int argc, char** argv, Args& args) {
       }
     } else if (a == "--pin-threads") {
       args.pin_threads = true;
+    } else if (a == "--bench-plain-tunnel") {
+      args.bench_plain_tunnel = true;
     } else if (a == "--drain-timeout") {
       if (!value(v) || !absl::SimpleAtoi(v, &args.drain_timeout_s) || args.drain_timeout_s < 0) {
         return UsageError("--drain-timeout needs a number of seconds (0 or more)");
@@ -160,6 +166,7 @@ int Launch(const Args& args, const tng::config::GatewayOptions& config) {
   tng::GatewayRunOptions run;
   run.threads = args.threads;
   run.pin_threads = args.pin_threads;
+  run.bench_plain_tunnel = args.bench_plain_tunnel;
   auto gateway = tng::Gateway::Create(config, run);
   if (!gateway.ok()) {
     std::fprintf(stderr, "tng: %s\n", std::string(gateway.status().message()).c_str());

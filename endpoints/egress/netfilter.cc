@@ -31,6 +31,18 @@ Task<void> NetfilterEgress::Serve(UniqueFd tunnel_fd) {
     co_return;
   }
 
+  if (ra_tls_.bench_plaintext()) {
+    TcpStream plain(reactor_, std::move(tunnel_fd), &scope);
+    auto app = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark,
+                                              timeouts_.connect, &scope);
+    if (!app.ok()) {
+      log.Fail("dial", app.status());
+      co_return;
+    }
+    RelayStats relay = co_await Relay(plain, *app);
+    log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+    co_return;
+  }
   // Terminate the attested TLS and check the client before touching the application.
   auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
                                         timeouts_.handshake);

