@@ -349,30 +349,45 @@ absl::StatusOr<RecordLayer::Received> RecordLayer::OpenRecord(std::span<uint8_t>
   }
   auto opened = read_.Open(record);
   if (!opened.ok()) return opened.status();
-  if (!handshake_fragment_.empty() && opened->type != ContentType::kHandshake) {
+  bool keys_changed = false;
+  return HandleOpened(opened->type, opened->plaintext, &keys_changed);
+}
+
+absl::StatusOr<RecordLayer::Received> RecordLayer::HandleOpened(ContentType type,
+                                                                std::span<uint8_t> plaintext,
+                                                                bool* read_keys_changed) {
+  *read_keys_changed = false;
+  if (peer_closed_) {
+    return absl::FailedPreconditionError("TLS record after the peer's close_notify");
+  }
+  if (!handshake_fragment_.empty() && type != ContentType::kHandshake) {
     // RFC 8446 §5.1: handshake messages may not be interleaved with other record types.
     return absl::DataLossError(
         "TLS record: a post-handshake message was interrupted by another record type "
         "(unexpected_message)");
   }
-  switch (opened->type) {
+  switch (type) {
     case ContentType::kApplicationData:
-      if (opened->plaintext.empty()) return Received{};
-      return Received{Received::kData, opened->plaintext};
+      if (plaintext.empty()) return Received{};
+      return Received{Received::kData, plaintext};
     case ContentType::kAlert:
-      if (auto st = HandleAlert(opened->plaintext); !st.ok()) return st;
+      if (auto st = HandleAlert(plaintext); !st.ok()) return st;
       return Received{peer_closed_ ? Received::kClosed : Received::kNothing, {}};
-    case ContentType::kHandshake: {
-      bool keys_changed = false;
-      if (auto st = HandlePostHandshake(opened->plaintext, &keys_changed); !st.ok()) return st;
+    case ContentType::kHandshake:
+      if (auto st = HandlePostHandshake(plaintext, read_keys_changed); !st.ok()) return st;
       return Received{};
-    }
     case ContentType::kChangeCipherSpec:
       break;
   }
   return absl::DataLossError(absl::StrFormat(
       "TLS record: content type %d is not allowed after the handshake (unexpected_message)",
-      static_cast<int>(opened->type)));
+      static_cast<int>(type)));
+}
+
+absl::Status RecordLayer::RotateWriteKeyForKernel() {
+  if (auto st = write_.Update(); !st.ok()) return st;
+  key_update_due_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status RecordLayer::HandleAlert(std::span<const uint8_t> body) {

@@ -130,6 +130,10 @@ class RecordLayer {
   };
   // Opens one record in place and handles what is not application data.
   absl::StatusOr<Received> OpenRecord(std::span<uint8_t> record);
+  // The same for a record the kernel (kTLS) already opened: its type and plaintext. A KeyUpdate
+  // advances read_cipher(), whose keys the kernel then needs (*read_keys_changed).
+  absl::StatusOr<Received> HandleOpened(ContentType type, std::span<uint8_t> plaintext,
+                                        bool* read_keys_changed);
   bool peer_closed() const { return peer_closed_; }
 
   // ---- sending
@@ -147,6 +151,10 @@ class RecordLayer {
   // A due KeyUpdate alone (e.g. when the write side is idle); 0 when none is due.
   absl::StatusOr<size_t> SealPendingControl(std::span<uint8_t> out);
   bool control_pending() const { return key_update_due_ || write_.due_for_update(); }
+  // For kTLS, which seals itself: the KeyUpdate message that is due (sent as a handshake record
+  // through the kernel), and the switch of write_cipher() to the next key that must follow it.
+  static constexpr std::array<uint8_t, 5> kKeyUpdateMessage = {24, 0, 0, 1, 0};
+  absl::Status RotateWriteKeyForKernel();
   // close_notify; at most kControlReserve bytes.
   absl::StatusOr<size_t> SealCloseNotify(std::span<uint8_t> out);
 

@@ -225,6 +225,7 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       return absl::Status(ra.status().code(), absl::StrCat(json_path, ": ", ra.status().message()));
     }
     (*ra)->set_bench_plaintext(run_.bench_plain_tunnel);
+    (*ra)->set_ktls_mode(run_.ktls);
     pr.ra_tls.push_back(std::move(*ra));
     return pr.ra_tls.back().get();
   };

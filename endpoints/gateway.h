@@ -15,6 +15,7 @@
 #include "endpoints/control/readiness.h"
 #include "endpoints/netfilter/netfilter_rules.h"
 #include "endpoints/netfilter/rule_spec.h"
+#include "endpoints/tunnel/ktls.h"
 #include "endpoints/tunnel/ra_tls.h"
 
 namespace tng {
@@ -24,6 +25,8 @@ struct GatewayRunOptions {
   bool pin_threads = false;
   // Benchmarks only: tunnels carry plaintext (see `tng --help`).
   bool bench_plain_tunnel = false;
+  // kTLS where the kernel offers it (auto), or never (off).
+  tunnel::KtlsMode ktls = tunnel::KtlsMode::kAuto;
 };
 
 class Gateway {

@@ -41,6 +41,9 @@ Options:
   --threads N             reactor threads (default: one per online CPU)
   --pin-threads           pin reactor thread i to CPU i
   --drain-timeout SECONDS how long open connections may finish after SIGTERM (default 30)
+  --ktls auto|off         hand TLS records to the kernel (kTLS) after the handshake where it
+                          offers the tls ULP (auto, the default), or always seal them in
+                          user space (off)
   --bench-plain-tunnel    BENCHMARKS ONLY: mapping and netfilter endpoints relay plaintext
                           between ingress and egress instead of RA-TLS (both ends must use it);
                           measures the relay without TLS. Never use it for real traffic.
@@ -59,6 +62,7 @@ struct Args {
   bool pin_threads = false;
   int drain_timeout_s = 30;
   bool bench_plain_tunnel = false;
+  tng::tunnel::KtlsMode ktls = tng::tunnel::KtlsMode::kAuto;
 };
 
 int UsageError(const std::string& msg) {
@@ -111,6 +115,9 @@ std::optional<int> ParseArgs(int argc, char** argv, Args& args) {
       }
     } else if (a == "--pin-threads") {
       args.pin_threads = true;
+    } else if (a == "--ktls") {
+      if (!value(v) || (v != "auto" && v != "off")) return UsageError("--ktls needs auto or off");
+      args.ktls = v == "off" ? tng::tunnel::KtlsMode::kOff : tng::tunnel::KtlsMode::kAuto;
     } else if (a == "--bench-plain-tunnel") {
       args.bench_plain_tunnel = true;
     } else if (a == "--drain-timeout") {
@@ -167,6 +174,7 @@ int Launch(const Args& args, const tng::config::GatewayOptions& config) {
   run.threads = args.threads;
   run.pin_threads = args.pin_threads;
   run.bench_plain_tunnel = args.bench_plain_tunnel;
+  run.ktls = args.ktls;
   auto gateway = tng::Gateway::Create(config, run);
   if (!gateway.ok()) {
     std::fprintf(stderr, "tng: %s\n", std::string(gateway.status().message()).c_str());

@@ -225,6 +225,7 @@ Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::Handshake(TcpStream tcp,
   auto session = crypto::TlsSession::Create(*context);
   if (!session.ok()) co_return session.status();
   auto stream = std::make_unique<TlsStream>(std::move(tcp), std::move(*session));
+  stream->set_ktls_mode(ktls_mode_);
   auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
   if (left <= Duration::zero()) left = Duration(1);
   if (auto st = co_await stream->Handshake(left); !st.ok()) co_return st;

@@ -64,6 +64,8 @@ class RaTls {
   // Benchmarks only (`tng launch --bench-plain-tunnel`): endpoints skip this layer and relay
   // plaintext, so the relay can be measured without TLS.
   void set_bench_plaintext(bool on) { bench_plaintext_ = on; }
+  // Whether streams hand their records to the kernel (kTLS) after the handshake.
+  void set_ktls_mode(KtlsMode mode) { ktls_mode_ = mode; }
   bool bench_plaintext() const { return bench_plaintext_; }
 
  private:
@@ -88,7 +90,8 @@ class RaTls {
   std::string context_tee_;
   std::unique_ptr<attestation::AsClient> as_client_;
   bool keep_peer_certificates_ = false;
-  bool bench_plaintext_ = false;  // this reactor's, when verify has as_addr
+  bool bench_plaintext_ = false;
+  KtlsMode ktls_mode_ = KtlsMode::kAuto;  // this reactor's, when verify has as_addr
 };
 
 }  // namespace tng::tunnel

@@ -1,11 +1,14 @@
 #include "endpoints/tunnel/tls_stream.h"
 
+#include <linux/tls.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "core/splice_pump.h"
 
 namespace tng::tunnel {
 
@@ -56,7 +59,168 @@ Task<absl::Status> TlsStream::Handshake(Duration timeout) {
     in_.end = left.size();
   }
   session_->ReleaseInput();
+  if (ktls_mode_ == KtlsMode::kAuto) TryKernelTls();
   co_return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel TLS
+
+void TlsStream::TryKernelTls() {
+  if (KtlsKnownUnsupported()) return;
+  auto attached = AttachTlsUlp(tcp_.fd());
+  if (!attached.ok()) {
+    // The socket stays a plain TCP socket: the userspace records go on working.
+    TNG_LOG(Debug, "tls") << attached.status().message();
+    return;
+  }
+  if (*attached == KtlsAttach::kUnsupported) {
+    NoteKtlsUnsupported(absl::StrCat("setsockopt(TCP_ULP, \"tls\"): ", strerror(errno)));
+    return;
+  }
+  // Sending: nothing was sealed with the application keys yet, so the kernel starts where our
+  // record layer is. Receiving: only when no record has begun arriving in user space, since the
+  // kernel can only take the stream at a record boundary it has not seen.
+  if (auto st = InstallKtlsKeys(tcp_.fd(), TLS_TX, records_->write_cipher()); !st.ok()) {
+    TNG_LOG(Debug, "tls") << st.message();
+    return;
+  }
+  ktls_tx_ = true;
+  if (in_.available() == 0 && stash_len_ == 0 && !records_->control_pending()) {
+    if (auto st = InstallKtlsKeys(tcp_.fd(), TLS_RX, records_->read_cipher()); st.ok()) {
+      ktls_rx_ = true;
+    } else {
+      TNG_LOG(Debug, "tls") << st.message();
+    }
+  }
+}
+
+Task<int> TlsStream::ReceiveKernelRecord(ReceivedBytes& out, crypto::ContentType& type) {
+  // Wait holding nothing, then take what the kernel opened (one record type per call).
+  for (;;) {
+    int ready = co_await PollIn(tcp_.reactor(), tcp_.fd());
+    if (ready < 0) co_return ready;
+    out.block = tcp_.reactor().blocks().Acquire();
+    iovec iov{out.block.data(), 64 * 1024};
+    alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint8_t)) + 16];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    int n = co_await Submit(tcp_.reactor(), [fd = tcp_.fd(), m = &msg](io_uring_sqe* s) {
+      io_uring_prep_recvmsg(s, fd, m, MSG_DONTWAIT);
+    });
+    if (n == -EAGAIN) {
+      out.Reset();
+      continue;
+    }
+    if (n <= 0) {
+      out.Reset();
+      co_return n;
+    }
+    out.data = out.block.data();
+    type = ReceivedRecordType(msg);
+    co_return n;
+  }
+}
+
+Task<int> TlsStream::HandleKernelControl(crypto::ContentType type, std::span<uint8_t> plaintext) {
+  bool read_keys_changed = false;
+  auto got = records_->HandleOpened(type, plaintext, &read_keys_changed);
+  if (!got.ok()) {
+    TNG_LOG(Debug, "tls") << "record error: " << got.status().message();
+    co_return -EPROTO;
+  }
+  if (read_keys_changed) {
+    // The kernel stops at a KeyUpdate until it has the next key; without rekey support the
+    // connection cannot continue (fail closed).
+    if (auto st = InstallKtlsKeys(tcp_.fd(), TLS_RX, records_->read_cipher()); !st.ok()) {
+      TNG_LOG(Warn, "tls") << "peer updated its keys but the kernel cannot take the new ones: "
+                           << st.message();
+      co_return -EPROTO;
+    }
+  }
+  if (records_->control_pending() && !sending_ && !write_shut_) {
+    if (int rc = co_await SendDueControl(); rc < 0) co_return rc;
+  }
+  if (got->kind == crypto::RecordLayer::Received::kClosed) {
+    peer_closed_ = true;
+    co_return 0;
+  }
+  co_return 1;
+}
+
+Task<int> TlsStream::FillKernel() {
+  for (;;) {
+    in_.Release();
+    if (peer_closed_) co_return 0;
+    crypto::ContentType type = crypto::ContentType::kApplicationData;
+    int n = co_await ReceiveKernelRecord(in_.bytes, type);
+    if (n == 0) n = -EPROTO;  // TCP EOF without close_notify
+    if (n < 0) {
+      read_error_ = n;
+      co_return n;
+    }
+    if (type == crypto::ContentType::kApplicationData) {
+      spans_[0] = {in_.bytes.data, static_cast<size_t>(n)};
+      span_first_ = 0;
+      span_count_ = 1;
+      span_bytes_ = static_cast<size_t>(n);
+      in_.base = in_.bytes.data;
+      in_.begin = in_.end = static_cast<size_t>(n);  // all of it handed out
+      co_return n;
+    }
+    int rc = co_await HandleKernelControl(type, std::span<uint8_t>(in_.bytes.data, n));
+    in_.Release();
+    if (rc <= 0) {
+      if (rc < 0) read_error_ = rc;
+      co_return rc;
+    }
+  }
+}
+
+Task<int> TlsStream::HandleUnspliceable(int err) {
+  // tls_sw_splice_read refuses a record that is not application data (EINVAL); read it with
+  // its type instead.
+  if (!ktls_rx_ || (err != EINVAL && err != EIO && err != EBADMSG)) co_return -err;
+  ReceivedBytes bytes;
+  crypto::ContentType type = crypto::ContentType::kApplicationData;
+  int n = co_await ReceiveKernelRecord(bytes, type);
+  if (n <= 0) co_return n == 0 ? -EPROTO : n;
+  if (type == crypto::ContentType::kApplicationData) {
+    // Data after all (a race with the splice): nothing may be lost, so refuse loudly.
+    TNG_LOG(Warn, "tls") << "kTLS splice: application data where a control record was expected";
+    co_return -EPROTO;
+  }
+  co_return co_await HandleKernelControl(type, std::span<uint8_t>(bytes.data, n));
+}
+
+Task<int> TlsStream::SendKernelRecord(crypto::ContentType type, std::span<const uint8_t> body) {
+  iovec iov{const_cast<uint8_t*>(body.data()), body.size()};
+  alignas(cmsghdr) uint8_t control[kKtlsControlSize];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  SetSendRecordType(msg, control, type);
+  int n = co_await SendMsg(tcp_.reactor(), tcp_.fd(), &msg);
+  co_return n == static_cast<int>(body.size()) ? 0 : (n < 0 ? n : -EPIPE);
+}
+
+Task<int> TlsStream::SendKernelKeyUpdate() {
+  // The KeyUpdate goes out under the current key, then both our shadow cipher and the kernel
+  // move to the next one.
+  auto message = crypto::RecordLayer::kKeyUpdateMessage;
+  if (int rc = co_await SendKernelRecord(crypto::ContentType::kHandshake, message); rc < 0) {
+    co_return rc;
+  }
+  if (auto st = records_->RotateWriteKeyForKernel(); !st.ok()) co_return -EPROTO;
+  if (auto st = InstallKtlsKeys(tcp_.fd(), TLS_TX, records_->write_cipher()); !st.ok()) {
+    TNG_LOG(Warn, "tls") << "the kernel cannot take our next key after a KeyUpdate: "
+                         << st.message();
+    co_return -EPROTO;
+  }
+  co_return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +308,7 @@ void TlsStream::ReleaseDone() {
 Task<int> TlsStream::Fill() {
   if (span_bytes_ > 0) co_return static_cast<int>(span_bytes_);
   if (read_error_ != 0) co_return read_error_;
+  if (ktls_rx_) co_return co_await FillKernel();
   for (;;) {
     ReleaseDone();
     int n = OpenBuffered();
@@ -224,7 +389,10 @@ Task<int> TlsStream::SendBlock(const Block& block, size_t size) {
 Task<int> TlsStream::SendDueControl() {
   co_await LockSend();
   int rc = send_error_;
-  if (rc == 0 && !write_shut_) {
+  if (rc == 0 && !write_shut_ && ktls_tx_) {
+    if (records_->control_pending()) rc = co_await SendKernelKeyUpdate();
+    if (rc < 0) send_error_ = rc;
+  } else if (rc == 0 && !write_shut_) {
     std::array<uint8_t, RecordLayer::kControlReserve> record;
     auto sealed = records_->SealPendingControl(record);
     if (!sealed.ok()) {
@@ -244,6 +412,14 @@ Task<int> TlsStream::SealAndSend(std::span<iovec> spans, bool borrow_scratch) {
   if (write_shut_) co_return -EPIPE;
   co_await LockSend();
   int rc = send_error_;
+  if (rc == 0 && ktls_tx_) {
+    // The kernel seals: plaintext goes straight from the source's buffer to the socket.
+    if (records_->control_pending()) rc = co_await SendKernelKeyUpdate();
+    if (rc == 0) rc = co_await SendAllV(tcp_.reactor(), tcp_.fd(), spans);
+    if (rc < 0) send_error_ = rc;
+    UnlockSend();
+    co_return rc;
+  }
   Block out;
   size_t used = 0;
   if (rc == 0) out = tcp_.reactor().blocks().Acquire();
@@ -293,7 +469,10 @@ Task<void> TlsStream::ShutdownWrite() {
   if (!write_shut_) {
     co_await LockSend();
     write_shut_ = true;
-    if (send_error_ == 0 && records_ != nullptr) {
+    if (send_error_ == 0 && ktls_tx_) {
+      const uint8_t close_notify[2] = {1, 0};
+      send_error_ = co_await SendKernelRecord(crypto::ContentType::kAlert, close_notify);
+    } else if (send_error_ == 0 && records_ != nullptr) {
       std::array<uint8_t, RecordLayer::kControlReserve> alert;
       auto sealed = records_->SealCloseNotify(alert);
       if (sealed.ok()) {
@@ -304,6 +483,49 @@ Task<void> TlsStream::ShutdownWrite() {
     UnlockSend();
   }
   co_await tcp_.ShutdownWrite();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relays
+
+namespace {
+
+// Splice pumps want fd()/reactor()/ShutdownWrite()/Abort(): TlsStream has them; the unspliceable
+// hook lets the kTLS side deal with control records.
+struct TlsControlHook {
+  TlsStream* tls;
+  Task<int> operator()(int err) { return tls->HandleUnspliceable(err); }
+};
+
+Task<RelayStats> KernelTlsRelay(TcpStream& plain, TlsStream& tls, bool plain_first) {
+  SplicePipe to_tls, from_tls;
+  if (!to_tls.Open() || !from_tls.Open()) {
+    co_return plain_first ? co_await RelayCopying(plain, tls) : co_await RelayCopying(tls, plain);
+  }
+  SetNonBlocking(plain.fd());
+  SetNonBlocking(tls.fd());
+  RelayStats stats;
+  internal::RelayJoin join;
+  uint64_t& p2t = plain_first ? stats.a_to_b : stats.b_to_a;
+  uint64_t& t2p = plain_first ? stats.b_to_a : stats.a_to_b;
+  int& plain_error = plain_first ? stats.a_error : stats.b_error;
+  int& tls_error = plain_first ? stats.b_error : stats.a_error;
+  Spawn(SplicePump(plain, tls, to_tls, p2t, plain_error, tls_error, join));
+  Spawn(SplicePump(tls, plain, from_tls, t2p, tls_error, plain_error, join, TlsControlHook{&tls}));
+  co_await join.Wait();
+  co_return stats;
+}
+
+}  // namespace
+
+Task<RelayStats> Relay(TcpStream& plain, TlsStream& tls) {
+  if (tls.kernel_tx() && tls.kernel_rx()) co_return co_await KernelTlsRelay(plain, tls, true);
+  co_return co_await RelayCopying(plain, tls);
+}
+
+Task<RelayStats> Relay(TlsStream& tls, TcpStream& plain) {
+  if (tls.kernel_tx() && tls.kernel_rx()) co_return co_await KernelTlsRelay(plain, tls, false);
+  co_return co_await RelayCopying(tls, plain);
 }
 
 }  // namespace tng::tunnel

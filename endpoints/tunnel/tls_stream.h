@@ -14,9 +14,11 @@
 #include "absl/status/status.h"
 #include "core/block_pool.h"
 #include "core/buffer_ring.h"
+#include "core/relay.h"
 #include "core/tcp_stream.h"
 #include "core/wait_list.h"
 #include "crypto/tls_session.h"
+#include "endpoints/tunnel/ktls.h"
 #include "endpoints/tunnel/tunnel_attestation.h"
 
 namespace tng::tunnel {
@@ -27,7 +29,12 @@ class TlsStream {
       : tcp_(std::move(tcp)), session_(std::move(session)) {}
 
   // Runs the handshake within `timeout`. On error the socket is left for the caller to close.
+  // Then, with kTLS allowed and offered by the kernel, hands the record protection to it.
   Task<absl::Status> Handshake(Duration timeout);
+  void set_ktls_mode(KtlsMode mode) { ktls_mode_ = mode; }
+  // The kernel seals what this stream sends / opens what it receives (kTLS).
+  bool kernel_tx() const { return ktls_tx_; }
+  bool kernel_rx() const { return ktls_rx_; }
 
   // Plaintext bytes (>0), 0 on close_notify, negative errno on failure (-EPROTO: bad record or
   // a TCP EOF without close_notify, i.e. possible truncation).
@@ -50,6 +57,11 @@ class TlsStream {
   Task<int> WriteV(std::span<iovec> spans);
 
   crypto::TlsSession& session() { return *session_; }
+  int fd() const { return tcp_.fd(); }
+  Reactor& reactor() { return tcp_.reactor(); }
+  // For a spliced kTLS relay: the kernel could not splice the next record (a control record,
+  // errno `err`); reads and handles it. 1: go on, 0: close_notify, <0: error.
+  Task<int> HandleUnspliceable(int err);
   TcpStream& tcp() { return tcp_; }
   // Set by RaTls once the peer check passed.
   const TunnelAttestation& attestation() const { return attestation_; }
@@ -71,6 +83,13 @@ class TlsStream {
   // A KeyUpdate the peer asked for, sent now if no writer is about to send it anyway.
   Task<int> SendDueControl();
   Task<int> SealAndSend(std::span<iovec> spans, bool borrow_scratch);
+  // kTLS: try to move the record protection into the kernel after the handshake.
+  void TryKernelTls();
+  Task<int> FillKernel();
+  Task<int> ReceiveKernelRecord(ReceivedBytes& out, crypto::ContentType& type);
+  Task<int> HandleKernelControl(crypto::ContentType type, std::span<uint8_t> plaintext);
+  Task<int> SendKernelRecord(crypto::ContentType type, std::span<const uint8_t> body);
+  Task<int> SendKernelKeyUpdate();
 
   TcpStream tcp_;
   std::unique_ptr<crypto::TlsSession> session_;
@@ -109,6 +128,15 @@ class TlsStream {
   WaitList send_waiters_;
   int send_error_ = 0;
   bool write_shut_ = false;
+
+  KtlsMode ktls_mode_ = KtlsMode::kOff;
+  bool ktls_tx_ = false;
+  bool ktls_rx_ = false;
 };
+
+// kTLS both ways: the tunnel socket is spliced like a plain one (core/splice_pump.h); otherwise
+// the copying relay of core/relay.h.
+Task<RelayStats> Relay(TcpStream& plain, TlsStream& tls);
+Task<RelayStats> Relay(TlsStream& tls, TcpStream& plain);
 
 }  // namespace tng::tunnel
