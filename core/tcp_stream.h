@@ -94,6 +94,12 @@ class TcpStream {
   // Drain deadline: wakes every pending operation on the socket.
   void ForceClose() { ::shutdown(fd_.get(), SHUT_RDWR); }
 
+  // The socket leaves its connection's scope (a task that may outlive the connection owns it).
+  void LeaveScope() {
+    if (scope_) scope_->Unwatch(fd_.get());
+    scope_ = nullptr;
+  }
+
   bool aborted() const { return aborted_; }
   int fd() const { return fd_.get(); }
   Reactor& reactor() { return reactor_; }

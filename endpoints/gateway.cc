@@ -131,11 +131,27 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const config::GatewayOp
   for (const auto& in : config.ingress) {
     auto shared = make_shared(in.ra, in.id, in.json_path);
     if (!shared.ok()) return shared.status();
+    if (in.ohttp && in.ohttp->spelling == config::OhttpSpelling::kEncapInHttp) {
+      auto encap = tunnel::HttpEncap::Create(in.ohttp->path_rewrites);
+      if (!encap.ok()) {
+        return absl::Status(encap.status().code(), absl::StrCat(in.json_path, ".encap_in_http.",
+                                                                encap.status().message()));
+      }
+      shared->encap = std::move(*encap);
+    }
     g->ingress_ra_.push_back(std::move(*shared));
   }
   for (const auto& eg : config.egress) {
     auto shared = make_shared(eg.ra, eg.id, eg.json_path);
     if (!shared.ok()) return shared.status();
+    if (eg.ohttp && eg.ohttp->spelling == config::OhttpSpelling::kDecapFromHttp) {
+      auto decap = tunnel::HttpDecap::Create(eg.ohttp->allow_non_tng_traffic_regexes);
+      if (!decap.ok()) {
+        return absl::Status(decap.status().code(), absl::StrCat(eg.json_path, ".decap_from_http.",
+                                                                decap.status().message()));
+      }
+      shared->decap = std::move(*decap);
+    }
     g->egress_ra_.push_back(std::move(*shared));
   }
   for (int i = 0; i < n; ++i) {
@@ -225,6 +241,8 @@ absl::Status Gateway::BuildReactor(PerReactor& pr, int index) {
       return absl::Status(ra.status().code(), absl::StrCat(json_path, ": ", ra.status().message()));
     }
     (*ra)->set_bench_plaintext(run_.bench_plain_tunnel);
+    (*ra)->set_encap(shared.encap);
+    (*ra)->set_decap(shared.decap);
     (*ra)->set_ktls_mode(run_.ktls);
     pr.ra_tls.push_back(std::move(*ra));
     return pr.ra_tls.back().get();

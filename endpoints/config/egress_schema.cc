@@ -124,17 +124,25 @@ absl::Status ReadEgress(const json::Cursor& c, size_t index, Context& ctx, Egres
     CONFIG_ASSIGN_OR_RETURN(out.ohttp, ReadEgressOhttp(*ohttp, OhttpSpelling::kOhttp, ctx));
     ctx.NotYet(ohttp->path(), "OHTTP");
   } else if (auto decap = r.Optional("decap_from_http")) {
+    // The seed manual's HTTP camouflage (endpoints/tunnel/http_camouflage.h); its OHTTP-only
+    // settings are not.
     CONFIG_ASSIGN_OR_RETURN(out.ohttp, ReadEgressOhttp(*decap, OhttpSpelling::kDecapFromHttp, ctx));
-    if (out.ohttp) ctx.NotYet(decap->path(), "OHTTP (decap_from_http is its pre-2.2.5 name)");
+    if (out.ohttp && decap->kind() == json::Kind::kObject) {
+      CONFIG_ASSIGN_OR_RETURN(json::ObjectReader dr, json::ObjectReader::Open(*decap));
+      for (std::string_view key : {"cors", "key", "header_passthrough"}) {
+        if (auto v = dr.Optional(key)) {
+          ctx.NotYet(v->path(), Cat("decap_from_http.", key, " (an OHTTP setting)"));
+        }
+      }
+    }
   }
   if (auto df = r.Optional("direct_forward")) {
     CONFIG_ASSIGN_OR_RETURN(out.direct_forward, ReadDirectForward(*df));
     ctx.NotYet(df->path(), "direct_forward");
   }
-  if (out.ohttp && !out.ohttp->allow_non_tng_traffic_regexes.empty()) {
-    ctx.NotYet(json::JoinPath(r.Has("ohttp") ? json::JoinPath(c.path(), "ohttp")
-                                             : json::JoinPath(c.path(), "decap_from_http"),
-                              "allow_non_tng_traffic_regexes"),
+  if (out.ohttp && out.ohttp->spelling == OhttpSpelling::kOhttp &&
+      !out.ohttp->allow_non_tng_traffic_regexes.empty()) {
+    ctx.NotYet(json::JoinPath(json::JoinPath(c.path(), "ohttp"), "allow_non_tng_traffic_regexes"),
                "direct_forward (allow_non_tng_traffic_regexes is its deprecated form)");
   }
   if (auto tls = r.Optional("rats_tls")) {

@@ -184,8 +184,16 @@ absl::Status ReadIngress(const json::Cursor& c, size_t index, Context& ctx, Ingr
     CONFIG_ASSIGN_OR_RETURN(out.ohttp, ReadIngressOhttp(*ohttp, OhttpSpelling::kOhttp));
     ctx.NotYet(ohttp->path(), "OHTTP");
   } else if (auto encap = r.Optional("encap_in_http")) {
+    // The seed manual's HTTP camouflage (endpoints/tunnel/http_camouflage.h): path_rewrites;
+    // the OHTTP-only settings are not.
     CONFIG_ASSIGN_OR_RETURN(out.ohttp, ReadIngressOhttp(*encap, OhttpSpelling::kEncapInHttp));
-    ctx.NotYet(encap->path(), "OHTTP (encap_in_http is its pre-2.2.5 name)");
+    CONFIG_ASSIGN_OR_RETURN(json::ObjectReader er, json::ObjectReader::Open(*encap));
+    for (std::string_view key : {"path_default", "header_passthrough", "tls", "tls_ca_certs"}) {
+      if (auto v = er.Optional(key)) {
+        ctx.NotYet(v->path(), Cat("encap_in_http.", key, " (an OHTTP setting)"));
+      }
+    }
+    if (kind == "socks5") ctx.NotYet(encap->path(), "encap_in_http on a socks5 ingress");
   }
   if (auto tls = r.Optional("rats_tls")) {
     if (out.ohttp) {

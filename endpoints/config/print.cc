@@ -251,12 +251,28 @@ void WriteIngressOhttp(Writer& w, const IngressOhttpOptions& o) {
     w.Begin('{').Key("match_regex").String(rw.match_regex);
     w.Key("substitution").String(rw.substitution).End();
   }
-  w.End().Key("path_default").String(o.path_default);
+  w.End();
+  // The HTTP camouflage has path_rewrites only; OHTTP settings given with it are printed (and
+  // refused as not built yet) only when set.
+  if (o.spelling == OhttpSpelling::kEncapInHttp) {
+    if (o.path_default != "root") w.Key("path_default").String(o.path_default);
+    WriteHeaderPassthrough(w, o.header_passthrough);
+    if (o.tls) w.Key("tls").Bool(true);
+    if (!o.tls_ca_certs.empty()) w.Key("tls_ca_certs").Strings(o.tls_ca_certs);
+    w.End();
+    return;
+  }
+  w.Key("path_default").String(o.path_default);
   WriteHeaderPassthrough(w, o.header_passthrough);
   w.Key("tls").Bool(o.tls).Key("tls_ca_certs").Strings(o.tls_ca_certs).End();
 }
 
 void WriteEgressOhttp(Writer& w, const EgressOhttpOptions& o) {
+  if (o.spelling == OhttpSpelling::kDecapFromHttp && o.allow_non_tng_traffic_regexes.empty() &&
+      !o.cors && !o.header_passthrough) {
+    w.Bool(true);  // the HTTP camouflage with nothing else set, as the seed manual writes it
+    return;
+  }
   w.Begin('{');
   if (!o.allow_non_tng_traffic_regexes.empty()) {
     w.Key("allow_non_tng_traffic_regexes").Strings(o.allow_non_tng_traffic_regexes);
@@ -268,6 +284,12 @@ void WriteEgressOhttp(Writer& w, const EgressOhttpOptions& o) {
     w.Key("allow_headers").Strings(o.cors->allow_headers);
     w.Key("expose_headers").Strings(o.cors->expose_headers);
     w.Key("allow_credentials").Bool(o.cors->allow_credentials).End();
+  }
+  if (o.spelling == OhttpSpelling::kDecapFromHttp) {
+    // The HTTP camouflage: no OHTTP key.
+    WriteHeaderPassthrough(w, o.header_passthrough);
+    w.End();
+    return;
   }
   const OhttpKeyOptions& k = o.key;
   w.Key("key").Begin('{').Key("source").String(k.source);
@@ -291,7 +313,10 @@ template <typename Ohttp>
 void WriteTransport(Writer& w, const std::optional<Ohttp>& ohttp, bool multiplex,
                     void (*write_ohttp)(Writer&, const Ohttp&)) {
   if (ohttp) {
-    write_ohttp(w.Key("ohttp"), *ohttp);
+    const char* key = ohttp->spelling == OhttpSpelling::kEncapInHttp     ? "encap_in_http"
+                      : ohttp->spelling == OhttpSpelling::kDecapFromHttp ? "decap_from_http"
+                                                                         : "ohttp";
+    write_ohttp(w.Key(key), *ohttp);
   } else {
     w.Key("rats_tls").Begin('{').Key("multiplex").Bool(multiplex).End();
   }

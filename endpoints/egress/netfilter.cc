@@ -1,5 +1,7 @@
 #include "endpoints/egress/netfilter.h"
 
+#include <string_view>
+
 #include "core/connection_scope.h"
 #include "core/log.h"
 #include "core/relay.h"
@@ -43,13 +45,34 @@ Task<void> NetfilterEgress::Serve(UniqueFd tunnel_fd) {
     log.Done(relay.a_to_b, relay.b_to_a, relay.a_error, relay.b_error);
     co_return;
   }
-  // Terminate the attested TLS and check the client before touching the application.
-  auto tunnel = co_await ra_tls_.Accept(TcpStream(reactor_, std::move(tunnel_fd), &scope),
-                                        timeouts_.handshake);
-  if (!tunnel.ok()) {
-    log.Fail("handshake", tunnel.status());
+  // Terminate the attested TLS (behind the HTTP camouflage with decap_from_http) and check the
+  // client before touching the application.
+  auto flow =
+      co_await ra_tls_.AcceptFlow(reactor_, std::move(tunnel_fd), timeouts_.handshake, &scope);
+  if (flow.plain) {
+    // Not camouflaged, and allowed through as it is (allow_non_tng_traffic_regexes).
+    auto app = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark,
+                                              timeouts_.connect, &scope);
+    if (!app.ok()) {
+      log.Fail("dial", app.status());
+      co_return;
+    }
+    const auto* early = reinterpret_cast<const uint8_t*>(flow.early.data());
+    if (int rc = co_await app->Write(std::span(early, flow.early.size())); rc < 0) {
+      log.Fail("relay", absl::UnavailableError("the application closed before the request"));
+      co_return;
+    }
+    RelayStats relay = co_await Relay(*flow.plain, *app);
+    log.Done(relay.a_to_b + flow.early.size(), relay.b_to_a, relay.a_error, relay.b_error);
     co_return;
   }
+  if (!flow.tls.ok()) {
+    log.Fail(flow.stage == std::string_view("handshake") ? tunnel::FailureStage(flow.tls.status())
+                                                         : flow.stage,
+             flow.tls.status());
+    co_return;
+  }
+  auto& tunnel = flow.tls;
   // Dial the service at its original address from a marked socket (not captured again).
   auto app = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark, timeouts_.connect,
                                             &scope);

@@ -372,6 +372,8 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
     std::optional<TcpStream> direct;
     std::unique_ptr<TlsStream> tunnel;
     const char* failed_stage = "";
+    // With encap_in_http: the request that names the outer request's Host and path.
+    const tunnel::InnerRequest* inner = nullptr;
     auto open = [&]() -> Task<absl::Status> {
       auto tcp = co_await Dial(reactor_, dst, timeouts_.connect, &scope);
       if (!tcp.ok()) {
@@ -382,7 +384,7 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
         direct.emplace(std::move(*tcp));
         co_return absl::OkStatus();
       }
-      auto tls = co_await ra_tls_.Connect(std::move(*tcp), timeouts_.handshake);
+      auto tls = co_await ra_tls_.ConnectFlow(std::move(*tcp), inner, timeouts_.handshake, &scope);
       if (!tls.ok()) {
         failed_stage = "handshake";
         co_return tls.status();
@@ -399,6 +401,40 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
                       code, Cat(route, " to ", dst.authority(), ": ", std::string(st.message())));
     };
 
+    if (decision.request.connect && via_tunnel && ra_tls_.encap()) {
+      // Camouflaged CONNECT: the request the client sends inside it names the outer request, so
+      // the client is told to go ahead first; a tunnel that cannot be opened then answers that
+      // inner request.
+      co_await CloseGracefully(up);
+      const std::string ok = ConnectEstablished();
+      if (int rc = co_await client.Write(Bytes(ok), timeout); rc < 0) {
+        log.Fail("reply", absl::UnavailableError(Cat("sending the CONNECT answer: ",
+                                                     std::string_view(strerror(-rc)))));
+        co_return;
+      }
+      const std::span<const uint8_t> ahead = in.buffered();
+      int answer = 0;
+      auto read = co_await tunnel::ReadInnerRequest(
+          client, std::string_view(reinterpret_cast<const char*>(ahead.data()), ahead.size()),
+          timeout, &answer);
+      in.ConsumeBuffered(ahead.size());
+      if (!read.ok()) {
+        log.Fail("request", read.status());
+        if (answer != 0) co_await tunnel::AnswerAndClose(client, answer, read.status().message());
+        co_return;
+      }
+      inner = &*read;
+      if (absl::Status st = co_await open(); !st.ok()) {
+        const std::string why = Cat("tunnel to ", dst.authority(), ": ", std::string(st.message()));
+        log.Fail(failed_stage, absl::Status(st.code(), why));
+        co_await tunnel::AnswerAndClose(client, GatewayStatus(st), why);
+        co_return;
+      }
+      RelayStats relay = co_await Relay(client, *tunnel);
+      log.Done(to_upstream + relay.a_to_b + read->raw.size(), to_client + relay.b_to_a,
+               relay.a_error, relay.b_error);
+      co_return;
+    }
     if (decision.request.connect) {
       co_await CloseGracefully(up);  // a CONNECT after forwarded requests ends their upstream
       if (absl::Status st = co_await open(); !st.ok()) {
@@ -443,6 +479,15 @@ Task<void> HttpProxyIngress::Serve(UniqueFd client_fd) {
                                   in.parser().body_kind() != http::BodyKind::kNone &&
                                   head.headers.HasToken("Expect", "100-continue");
     PrepareUpstreamRequest(dst, head);
+    // encap_in_http: the outer request is named after this one (a reused tunnel keeps the name
+    // of the request that opened it).
+    tunnel::InnerRequest forwarded;
+    if (via_tunnel && ra_tls_.encap()) {
+      auto host = head.headers.Get("Host");
+      forwarded.host = host ? std::string(*host) : dst.authority();
+      forwarded.path = head.target;
+      inner = &forwarded;
+    }
 
     // Keep-alive requests to another destination (or route) close the current upstream and open
     // one to theirs; requests to the same one reuse it. A reused upstream that closed while idle

@@ -1,5 +1,7 @@
 #include "endpoints/ingress/netfilter.h"
 
+#include <optional>
+
 #include "core/connection_scope.h"
 #include "core/log.h"
 #include "core/relay.h"
@@ -33,6 +35,19 @@ Task<void> NetfilterIngress::Serve(UniqueFd client_fd) {
   TNG_LOG(Debug, "netfilter").Kv("endpoint", target_.id).Kv("dst", original->ToString())
       << "captured";
 
+  // With encap_in_http the application's first request names the outer request's Host and path.
+  std::optional<tunnel::InnerRequest> inner;
+  if (ra_tls_.encap() && !ra_tls_.bench_plaintext()) {
+    int answer = 0;
+    auto read = co_await tunnel::ReadInnerRequest(client, {}, timeouts_.handshake, &answer);
+    if (!read.ok()) {
+      log.Fail("request", read.status());
+      if (answer != 0) co_await tunnel::AnswerAndClose(client, answer, read.status().message());
+      co_return;
+    }
+    inner = std::move(*read);
+  }
+
   // Dial the original destination (its egress captures the port) from a marked socket.
   auto upstream = co_await netfilter::DialMarked(reactor_, *original, target_.so_mark,
                                                  timeouts_.connect, &scope);
@@ -46,9 +61,12 @@ Task<void> NetfilterIngress::Serve(UniqueFd client_fd) {
     co_return;
   }
   // Handshake and check the peer before any application byte leaves.
-  auto tunnel = co_await ra_tls_.Connect(std::move(*upstream), timeouts_.handshake);
+  auto tunnel = co_await ra_tls_.ConnectFlow(std::move(*upstream), inner ? &*inner : nullptr,
+                                             timeouts_.handshake, &scope);
   if (!tunnel.ok()) {
-    log.Fail("handshake", tunnel.status());
+    log.Fail(tunnel::FailureStage(tunnel.status()), tunnel.status());
+    // A camouflaged flow carries HTTP: its client gets an HTTP answer saying why.
+    if (inner) co_await tunnel::AnswerAndClose(client, 502, tunnel.status().message());
     co_return;
   }
   // Relay: application bytes in, tunnel bytes out.

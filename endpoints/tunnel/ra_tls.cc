@@ -1,5 +1,6 @@
 #include "endpoints/tunnel/ra_tls.h"
 
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
@@ -255,6 +256,63 @@ Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::Connect(TcpStream tcp, D
 
 Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::Accept(TcpStream tcp, Duration timeout) {
   return Handshake(std::move(tcp), timeout);
+}
+
+Task<absl::StatusOr<std::unique_ptr<TlsStream>>> RaTls::ConnectFlow(TcpStream tcp,
+                                                                    const InnerRequest* inner,
+                                                                    Duration timeout,
+                                                                    ConnectionScope* scope) {
+  if (!encap_) co_return co_await Handshake(std::move(tcp), timeout);
+  if (inner == nullptr) co_return absl::InternalError("encap_in_http without the inner request");
+  std::shared_ptr<const CamouflageReport> report;
+  auto leg = co_await Encapsulate(std::move(tcp), inner->host, encap_->OuterPath(inner->path),
+                                  scope, &report);
+  if (!leg.ok()) co_return leg.status();
+  auto tls = co_await Handshake(std::move(*leg), timeout);
+  // What broke the camouflage explains a failed handshake better than the EOF it caused.
+  if (!tls.ok()) {
+    if (report && !report->status.ok()) {
+      co_return absl::Status(report->status.code(),
+                             absl::StrCat("encap_in_http: ", report->status.message()));
+    }
+    co_return tls.status();
+  }
+  if (inner->raw.empty()) co_return std::move(*tls);
+  if (int rc = co_await (*tls)->Write(
+          std::span(reinterpret_cast<const uint8_t*>(inner->raw.data()), inner->raw.size()));
+      rc < 0) {
+    co_return absl::UnavailableError(
+        absl::StrCat("sending the first request through the tunnel: ", strerror(-rc)));
+  }
+  co_return std::move(*tls);
+}
+
+Task<RaTls::AcceptedFlow> RaTls::AcceptFlow(Reactor& reactor, UniqueFd fd, Duration timeout,
+                                            ConnectionScope* scope) {
+  AcceptedFlow flow;
+  if (!decap_) {
+    flow.tls = co_await Handshake(TcpStream(reactor, std::move(fd), scope), timeout);
+    co_return flow;
+  }
+  Decapsulated d =
+      co_await Decapsulate(TcpStream(reactor, std::move(fd), scope), *decap_, timeout, scope);
+  switch (d.kind) {
+    case Decapsulated::Kind::kRefused:
+      flow.stage = "camouflage";
+      flow.tls =
+          absl::Status(d.status.code(), absl::StrCat("decap_from_http: ", d.status.message()));
+      break;
+    case Decapsulated::Kind::kPlain:
+      flow.stage = "camouflage";
+      flow.tls = absl::FailedPreconditionError("not camouflaged: let through in plain");
+      flow.plain = std::move(d.stream);
+      flow.early = std::move(d.early);
+      break;
+    case Decapsulated::Kind::kTunnel:
+      flow.tls = co_await Handshake(std::move(*d.stream), timeout);
+      break;
+  }
+  co_return flow;
 }
 
 absl::Status RaTls::CheckAlpn(crypto::TlsSession& session) const {

@@ -18,6 +18,7 @@
 #include "core/net.h"
 #include "crypto/tls_session.h"
 #include "endpoints/config/options.h"
+#include "endpoints/tunnel/http_camouflage.h"
 #include "endpoints/tunnel/tls_stream.h"
 
 namespace tng::tunnel {
@@ -28,9 +29,12 @@ struct TunnelTimeouts {
 };
 
 // The per-endpoint attestation state: set for `attest` and `verify` respectively.
+// The endpoint's HTTP camouflage rides along: built once, used by every reactor's RaTls.
 struct RaShared {
   std::shared_ptr<attestation::RatlsIssuer> issuer;
   std::shared_ptr<attestation::RatlsVerifier> verifier;
+  std::shared_ptr<const HttpEncap> encap;  // encap_in_http of an ingress
+  std::shared_ptr<const HttpDecap> decap;  // decap_from_http of an egress
 };
 
 // Builds the issuer (not started) and verifier of an endpoint's RA settings: reads
@@ -56,6 +60,31 @@ class RaTls {
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Connect(TcpStream tcp, Duration timeout);
   // Egress: TLS server handshake on an accepted socket, then the client check.
   Task<absl::StatusOr<std::unique_ptr<TlsStream>>> Accept(TcpStream tcp, Duration timeout);
+
+  // The HTTP camouflage under this layer (encap_in_http on an ingress, decap_from_http on an
+  // egress), when the endpoint has one; the endpoints build their flows with the two below.
+  void set_encap(std::shared_ptr<const HttpEncap> encap) { encap_ = std::move(encap); }
+  void set_decap(std::shared_ptr<const HttpDecap> decap) { decap_ = std::move(decap); }
+  const HttpEncap* encap() const { return encap_.get(); }
+
+  // Ingress flow over a connected socket: Connect, inside the camouflage when there is one.
+  // Then `inner` (required with encap(): the application's first request, read by
+  // ReadInnerRequest) goes first through the tunnel. Failures of the camouflage say so.
+  Task<absl::StatusOr<std::unique_ptr<TlsStream>>> ConnectFlow(TcpStream tcp,
+                                                               const InnerRequest* inner,
+                                                               Duration timeout,
+                                                               ConnectionScope* scope);
+  // Egress flow on an accepted socket: Accept, behind the camouflage when there is one. A
+  // request the camouflage lets through in plain (allow_non_tng_traffic_regexes) comes back as
+  // `plain` with the bytes already read of it in `early`; `stage` names what failed.
+  struct AcceptedFlow {
+    absl::StatusOr<std::unique_ptr<TlsStream>> tls = absl::UnknownError("not accepted");
+    std::unique_ptr<TcpStream> plain;
+    std::string early;
+    const char* stage = "handshake";
+  };
+  Task<AcceptedFlow> AcceptFlow(Reactor& reactor, UniqueFd fd, Duration timeout,
+                                ConnectionScope* scope);
 
   // The peer's certificate is dropped once judged (RA-TLS certificates carry their evidence);
   // diagnostics and tests that inspect it after the handshake keep it.
@@ -91,6 +120,8 @@ class RaTls {
   std::unique_ptr<attestation::AsClient> as_client_;
   bool keep_peer_certificates_ = false;
   bool bench_plaintext_ = false;
+  std::shared_ptr<const HttpEncap> encap_;
+  std::shared_ptr<const HttpDecap> decap_;
   KtlsMode ktls_mode_ = KtlsMode::kAuto;  // this reactor's, when verify has as_addr
 };
 

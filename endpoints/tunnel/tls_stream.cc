@@ -1,6 +1,8 @@
 #include "endpoints/tunnel/tls_stream.h"
 
 #include <linux/tls.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -68,6 +70,14 @@ Task<absl::Status> TlsStream::Handshake(Duration timeout) {
 
 void TlsStream::TryKernelTls() {
   if (KtlsKnownUnsupported()) return;
+  // A camouflaged flow's TLS runs on a socketpair (http_camouflage.h): no TCP, no kTLS, and its
+  // refusal must not be remembered as the kernel's.
+  int protocol = 0;
+  socklen_t len = sizeof(protocol);
+  if (getsockopt(tcp_.fd(), SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 ||
+      protocol != IPPROTO_TCP) {
+    return;
+  }
   auto attached = AttachTlsUlp(tcp_.fd());
   if (!attached.ok()) {
     // The socket stays a plain TCP socket: the userspace records go on working.

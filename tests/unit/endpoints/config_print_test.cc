@@ -80,12 +80,7 @@ TEST(ConfigPrintTest, LegacyConfigIsPrintedInTheNewestSchemaWithDefaults) {
         "nocapture_cgroup": [],
         "so_mark": 565
       },
-      "ohttp": {
-        "key": {
-          "source": "self_generated",
-          "rotation_interval": 300
-        }
-      },
+      "decap_from_http": true,
       "attest": {
         "model": "background_check",
         "aa_provider": "coco",

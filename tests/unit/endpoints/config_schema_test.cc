@@ -142,13 +142,33 @@ TEST(ConfigSchemaTest, LegacyFormsMeanWhatTngMakesOfThem) {
 
   ASSERT_TRUE(o.egress[0].ohttp.has_value());
   EXPECT_EQ(o.egress[0].ohttp->spelling, OhttpSpelling::kDecapFromHttp);
-  EXPECT_EQ(o.egress[0].ohttp->key.source, "self_generated");
-  EXPECT_EQ(o.egress[0].ohttp->key.rotation_interval_s, 300u);
   EXPECT_FALSE(o.egress[1].ohttp.has_value());
 
-  EXPECT_THAT(UnsupportedPaths(o),
-              ElementsAre("add_ingress[0].encap_in_http", "add_egress[0].decap_from_http",
-                          "metric.exporters[0]"));
+  // encap_in_http / decap_from_http are the seed manual's HTTP camouflage, which is built.
+  EXPECT_THAT(UnsupportedPaths(o), ElementsAre("metric.exporters[0]"));
+}
+
+// The camouflage takes path_rewrites (ingress) and allow_non_tng_traffic_regexes (egress); the
+// OHTTP settings given under the old names are not built yet and say so, naming each.
+TEST(ConfigSchemaTest, CamouflageRefusesOhttpOnlySettingsByName) {
+  GatewayOptions o = MustParse(R"({
+    "add_ingress": [
+      {"mapping": {"in": {"port": 10001}, "out": {"host": "127.0.0.1", "port": 20001}},
+       "encap_in_http": {"path_rewrites": [], "tls": true, "path_default": "original"},
+       "no_ra": true},
+      {"socks5": {"proxy_listen": {"port": 1080}}, "encap_in_http": {}, "no_ra": true}
+    ],
+    "add_egress": [
+      {"mapping": {"in": {"port": 20001}, "out": {"host": "127.0.0.1", "port": 30001}},
+       "decap_from_http": {"allow_non_tng_traffic_regexes": ["/healthz"],
+                           "cors": {"allow_origins": ["*"]}},
+       "no_ra": true}
+    ]})");
+  EXPECT_THAT(
+      UnsupportedPaths(o),
+      ElementsAre("add_ingress[0].encap_in_http.path_default", "add_ingress[0].encap_in_http.tls",
+                  "add_ingress[1].encap_in_http", "add_egress[0].decap_from_http.cors"));
+  EXPECT_EQ(o.egress[0].ohttp->allow_non_tng_traffic_regexes[0], "/healthz");
 }
 
 // Every kind and option of TNG 2.8's schema at least once.
