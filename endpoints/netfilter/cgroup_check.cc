@@ -56,10 +56,12 @@ absl::Status CheckCgroupV2Path(std::string_view path) {
   using json::Cat;
   const std::string mount = Cgroup2Mount();
   if (mount.empty()) {
-    return absl::FailedPreconditionError(
+    // Not "no cgroup v2": the kernel resolves the path in its own hierarchy, whatever is mounted
+    // here; `ip netns exec` for one mounts a fresh /sys without /sys/fs/cgroup in it.
+    return absl::UnavailableError(
         Cat("cgroup \"", path,
-            "\": capture_cgroup and nocapture_cgroup need cgroup v2, and no cgroup2 file system "
-            "is mounted here"));
+            "\" cannot be checked here: no cgroup2 file system is mounted in this mount "
+            "namespace"));
   }
   std::string dir = mount;
   if (!path.starts_with('/')) dir += '/';

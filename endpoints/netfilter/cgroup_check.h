@@ -8,8 +8,9 @@
 
 namespace tng::netfilter {
 
-// FailedPrecondition when no cgroup2 file system is mounted; NotFound naming the directory it
-// looked for when the path does not exist there.
+// NotFound naming the directory it looked for when the path does not exist in the mounted cgroup2
+// hierarchy; Unavailable when this mount namespace has no cgroup2 mount to look in (the kernel
+// still checks the path when a rule with it is committed).
 absl::Status CheckCgroupV2Path(std::string_view path);
 
 }  // namespace tng::netfilter

@@ -61,17 +61,35 @@ std::map<std::string, std::vector<std::string>> ChainsByTable(const std::vector<
   return out;
 }
 
+// Where a cgroup path sits in the configuration, e.g. add_egress[0].netfilter.capture_cgroup[1]
+// (the spec's id is its index in add_ingress / add_egress).
+std::string CgroupKey(const RuleSpec& spec, std::string_view key, size_t i) {
+  return Cat(spec.direction == Direction::kIngress ? "add_ingress[" : "add_egress[", spec.id,
+             "].netfilter.", key, "[", i, "]");
+}
+
 // Everything a set of plans needs from the system that the kernel would only reject with a
-// vague error: the cgroup paths exist.
-absl::Status PreCheck(const std::vector<RuleSpec>& specs) {
+// vague error: the cgroup paths exist. Returns the paths it could not check (no cgroup2 mount in
+// this mount namespace) as `key "path"`, for the message should the kernel refuse them.
+absl::StatusOr<std::vector<std::string>> PreCheck(const std::vector<RuleSpec>& specs) {
+  std::vector<std::string> unchecked;
   for (const RuleSpec& spec : specs) {
     for (const auto* list : {&spec.options.capture_cgroup, &spec.options.nocapture_cgroup}) {
-      for (const std::string& path : *list) {
-        if (absl::Status s = CheckCgroupV2Path(path); !s.ok()) return s;
+      const char* key =
+          list == &spec.options.capture_cgroup ? "capture_cgroup" : "nocapture_cgroup";
+      for (size_t i = 0; i < list->size(); ++i) {
+        const std::string& path = (*list)[i];
+        absl::Status s = CheckCgroupV2Path(path);
+        if (s.code() == absl::StatusCode::kUnavailable) {
+          unchecked.push_back(Cat(CgroupKey(spec, key, i), " \"", path, "\""));
+        } else if (!s.ok()) {
+          return absl::Status(s.code(),
+                              Cat(CgroupKey(spec, key, i), ": ", std::string(s.message())));
+        }
       }
     }
   }
-  return absl::OkStatus();
+  return unchecked;
 }
 
 // Installs the plans' tables and routes; on failure undoes what it did.
@@ -148,11 +166,20 @@ absl::StatusOr<std::unique_ptr<NetfilterRules>> NetfilterRules::Install(
           Cat("netfilter: chain ", c, " is installed by this process already"));
     }
   }
-  if (absl::Status s = PreCheck(specs); !s.ok()) return s;
+  absl::StatusOr<std::vector<std::string>> unchecked = PreCheck(specs);
+  if (!unchecked.ok()) return unchecked.status();
   if (absl::Status s = claim.Acquire(); !s.ok()) return s;
   if (absl::Status s = InstallPlans(plans); !s.ok()) {
     claim.Release();
-    return s;
+    if (unchecked->empty()) return s;
+    std::string paths;
+    for (const std::string& u : *unchecked) paths += Cat(paths.empty() ? "" : ", ", u);
+    return absl::Status(s.code(),
+                        Cat(std::string(s.message()),
+                            "; the cgroup paths could not be checked beforehand (no cgroup2 file "
+                            "system is mounted in this mount namespace) and the kernel refuses a "
+                            "cgroup match whose path does not exist in its cgroup v2 hierarchy: ",
+                            paths));
   }
   claim.owned_chains().insert(names.begin(), names.end());
   claim.owned_tables().insert(route_tables.begin(), route_tables.end());

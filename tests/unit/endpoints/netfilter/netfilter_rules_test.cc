@@ -5,6 +5,8 @@
 #include "endpoints/netfilter/netfilter_rules.h"
 
 #include <linux/capability.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -235,6 +237,8 @@ TEST_F(NetfilterRulesTest, FailuresLeaveNothingBehind) {
   rules = NetfilterRules::Install(specs);
   EXPECT_EQ(rules.status().code(), absl::StatusCode::kNotFound) << rules.status();
   EXPECT_THAT(std::string(rules.status().message()), HasSubstr("/no/such/tng-cgroup"));
+  EXPECT_THAT(std::string(rules.status().message()),
+              HasSubstr("add_ingress[1].netfilter.nocapture_cgroup[0]"));
 
   // Two endpoints with one id.
   specs = Specs();
@@ -271,6 +275,47 @@ TEST_F(NetfilterRulesTest, CgroupMatchesAreAcceptedByTheKernel) {
   }
   EXPECT_EQ(Everything(), before_);
   Sh("rmdir " + dir);
+}
+
+// `ip netns exec` runs tng in a mount namespace with a fresh sysfs on /sys, so no cgroup2 mount
+// is visible; the kernel resolves cgroup paths in its hierarchy all the same. An existing cgroup
+// must still be accepted there, and a missing one refused naming its key and path.
+TEST_F(NetfilterRulesTest, CgroupsWithoutACgroup2MountAreLeftToTheKernel) {
+  const std::string mount = Sh("findmnt -n -t cgroup2 -o TARGET | head -n1");
+  ASSERT_FALSE(mount.empty()) << "no cgroup2 file system mounted";
+  const std::string name = "/tng-nf-nomount-" + std::to_string(getpid());
+  const std::string dir = mount.substr(0, mount.find('\n')) + name;
+  Sh("mkdir -p " + dir);
+  Child child(
+      [&]() -> std::string {
+        if (unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            umount2("/sys", MNT_DETACH) != 0 ||
+            ::mount("sysfs", "/sys", "sysfs", 0, nullptr) != 0) {
+          return "setup failed";
+        }
+        if (!Sh("findmnt -n -t cgroup2 -o TARGET").empty()) return "cgroup2 still mounted";
+        config::NetfilterOptions o;
+        o.capture_dst = {Dst("", "", 30001)};
+        o.capture_cgroup = {name};
+        std::string report;
+        {
+          absl::StatusOr<std::unique_ptr<NetfilterRules>> rules =
+              NetfilterRules::Install({EgressSpec(5, o, 40005)});
+          report = rules.ok() ? "installed" : std::string(rules.status().message());
+        }
+        o.capture_cgroup = {name + "/missing"};
+        absl::StatusOr<std::unique_ptr<NetfilterRules>> rules =
+            NetfilterRules::Install({EgressSpec(5, o, 40005)});
+        return report + "|" + (rules.ok() ? "installed" : std::string(rules.status().message()));
+      },
+      /*stay_alive=*/false);
+  Sh("rmdir " + dir);
+  const std::string report = child.report();
+  EXPECT_THAT(report, ::testing::StartsWith("installed|"));
+  EXPECT_THAT(report,
+              HasSubstr("add_egress[5].netfilter.capture_cgroup[0] \"" + name + "/missing\""));
+  EXPECT_EQ(Everything(), before_);
 }
 
 // Clears capability `cap` (< 32) from this (child) process's effective, permitted and inheritable
