@@ -94,10 +94,12 @@ class TcpStream {
   // Drain deadline: wakes every pending operation on the socket.
   void ForceClose() { ::shutdown(fd_.get(), SHUT_RDWR); }
 
-  // The socket leaves its connection's scope (a task that may outlive the connection owns it).
-  void LeaveScope() {
+  // The socket moves to another scope (or none): a task that outlives the connection that made
+  // the socket gives it its own.
+  void EnterScope(ConnectionScope* scope) {
     if (scope_) scope_->Unwatch(fd_.get());
-    scope_ = nullptr;
+    scope_ = scope;
+    if (scope_) scope_->Watch(fd_.get());
   }
 
   bool aborted() const { return aborted_; }

@@ -34,11 +34,17 @@ std::span<const uint8_t> Bytes(std::string_view s) {
 }
 
 // The two pumps of one camouflaged flow and what they share. Lives as long as either pump.
+// It is a connection of its own to the reactor: a drain waits for it (the flow's last bytes
+// still pass) and the drain deadline shuts both sockets down.
 struct Pumps {
   Pumps(TcpStream o, TcpStream l, http::MessageKind kind)
-      : outer(std::move(o)), leg(std::move(l)), parser(kind) {}
-  TcpStream outer;  // the TCP socket carrying HTTP
-  TcpStream leg;    // the pumps' end of the socketpair; the TLS layer has the other
+      : scope(o.reactor()), outer(std::move(o)), leg(std::move(l)), parser(kind) {
+    outer.EnterScope(&scope);
+    leg.EnterScope(&scope);
+  }
+  ConnectionScope scope;  // first: the streams unwatch it when they go
+  TcpStream outer;        // the TCP socket carrying HTTP
+  TcpStream leg;          // the pumps' end of the socketpair; the TLS layer has the other
   http::Parser parser;
   std::array<uint8_t, kBufferSize> in{};  // outer bytes not fed to the parser yet
   size_t in_begin = 0;
@@ -321,7 +327,6 @@ Task<absl::StatusOr<TcpStream>> Encapsulate(TcpStream outer, std::string_view ho
   auto legs = MakeLegs();
   if (!legs.ok()) co_return legs.status();
   Reactor& reactor = outer.reactor();
-  outer.LeaveScope();
   auto p = std::make_shared<Pumps>(std::move(outer), TcpStream(reactor, std::move((*legs)[1])),
                                    http::MessageKind::kResponse);
   p->parser.SetRequestMethod("POST");
@@ -343,7 +348,6 @@ Task<Decapsulated> Decapsulate(TcpStream outer, const HttpDecap& decap, Duration
     d.status = legs.status();
     co_return d;
   }
-  outer.LeaveScope();
   auto p = std::make_shared<Pumps>(std::move(outer), TcpStream(reactor, std::move((*legs)[1])),
                                    http::MessageKind::kRequest);
   // Refuses with an HTTP answer naming why, then closes.
@@ -390,6 +394,7 @@ Task<Decapsulated> Decapsulate(TcpStream outer, const HttpDecap& decap, Duration
     if (decap.AllowsPlain(path.substr(0, path.find('?')))) {
       d.kind = Decapsulated::Kind::kPlain;
       d.early = std::move(raw);
+      p->outer.EnterScope(scope);  // back to the connection: the pumps' scope ends here
       d.stream = std::make_unique<TcpStream>(std::move(p->outer));
       co_return d;
     }
