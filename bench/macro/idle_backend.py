@@ -1,7 +1,7 @@
 """A backend that accepts every connection, discards what it reads and closes on EOF.
 
 Used by the macro benchmark for the idle-connection figure (iperf3 cannot hold thousands of
-connections). Usage: idle_backend.py PORT
+connections). Usage: idle_backend.py HOST PORT
 """
 
 import resource
@@ -11,12 +11,12 @@ import sys
 
 
 def main():
-    port = int(sys.argv[1])
+    host, port = sys.argv[1], int(sys.argv[2])
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
+    lsock.bind((host, port))
     lsock.listen(4096)
     lsock.setblocking(False)
     sel = selectors.DefaultSelector()

@@ -1,11 +1,11 @@
-"""Opens N idle TCP connections to 127.0.0.1:PORT in batches and holds them until stdin closes.
+"""Opens N idle TCP connections to HOST:PORT in batches and holds them until stdin closes.
 
 Used by the macro benchmark to measure memory per idle tunneled connection. After each batch it
 prints `opened K` (K = total so far) and waits for a line on stdin before the next batch, so the
 harness can let the pair finish those tunnels first: thousands of TLS handshakes queued at once
 would hit the proxies' handshake timeouts on a small machine, which is not what is measured.
 After the last batch it prints `ready N`, then holds everything until stdin reaches EOF.
-Usage: idle_client.py PORT N [BATCH]
+Usage: idle_client.py HOST PORT N [BATCH]
 """
 
 import resource
@@ -14,8 +14,8 @@ import sys
 
 
 def main():
-    port, count = int(sys.argv[1]), int(sys.argv[2])
-    batch = int(sys.argv[3]) if len(sys.argv) > 3 else count
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    batch = int(sys.argv[4]) if len(sys.argv) > 4 else count
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if count + 16 > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 64), hard))
@@ -25,9 +25,9 @@ def main():
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.settimeout(30)
             try:
-                s.connect(("127.0.0.1", port))
+                s.connect((host, port))
             except OSError as e:
-                print(f"error: connection {len(socks) + 1} of {count} to 127.0.0.1:{port}: {e}",
+                print(f"error: connection {len(socks) + 1} of {count} to {host}:{port}: {e}",
                       flush=True)
                 return 1
             socks.append(s)

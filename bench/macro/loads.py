@@ -3,6 +3,8 @@
 Each function measures one figure through whatever listens on the target port (a pair's plain
 side, or the backend itself for `direct`) and returns plain numbers. Backends and load generators
 run on the load CPU set; the pair's processes are passed in to account their CPU time and RSS.
+Backends run on the server host (ctx.topo.server_ns), load generators on the client host
+(ctx.topo.client_ns) and dial `target`, a (host, port) from System.load_target.
 """
 
 import json
@@ -33,9 +35,10 @@ def _check_alive(procs, what):
 # --- backends -------------------------------------------------------------------------------
 
 def start_iperf_server(sv, ctx, cpus):
-    proc = sv.start("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1", "-p", ctx.p_out],
-                    cpus)
-    wait_listening(ctx.p_out, 10, "iperf3 server", (proc,))
+    proc = sv.start("iperf3-server",
+                    ["iperf3", "-s", "-B", ctx.topo.backend_bind, "-p", ctx.p_out], cpus,
+                    ns=ctx.topo.server_ns)
+    wait_listening(ctx.p_out, 10, "iperf3 server", (proc,), net=ctx.topo.server_net)
     return proc
 
 
@@ -55,28 +58,31 @@ def start_http_backend(sv, ctx, cpus):
         f"  proxy_temp_path {prefix}/proxy;\n  fastcgi_temp_path {prefix}/fastcgi;\n"
         f"  uwsgi_temp_path {prefix}/uwsgi;\n  scgi_temp_path {prefix}/scgi;\n"
         "  default_type application/octet-stream;\n"
-        f"  server {{\n    listen 127.0.0.1:{ctx.p_out} backlog=4096;\n"
+        f"  server {{\n    listen {ctx.topo.backend_bind}:{ctx.p_out} backlog=4096;\n"
         f"    root {www};\n  }}\n"
         "}\n")
-    proc = start_nginx(sv, ctx, "nginx-backend", text, prefix, cpus)
-    wait_listening(ctx.p_out, 10, "nginx HTTP backend", (proc,))
+    proc = start_nginx(sv, ctx, "nginx-backend", text, prefix, cpus, ns=ctx.topo.server_ns)
+    wait_listening(ctx.p_out, 10, "nginx HTTP backend", (proc,), net=ctx.topo.server_net)
     return proc
 
 
 def start_idle_backend(sv, ctx, cpus):
-    proc = sv.start("idle-backend", [sys.executable, IDLE_BACKEND, ctx.p_out], cpus)
-    wait_listening(ctx.p_out, 10, "idle backend", (proc,))
+    proc = sv.start("idle-backend",
+                    [sys.executable, IDLE_BACKEND, ctx.topo.backend_bind, ctx.p_out], cpus,
+                    ns=ctx.topo.server_ns)
+    wait_listening(ctx.p_out, 10, "idle backend", (proc,), net=ctx.topo.server_net)
     return proc
 
 
 # --- iperf3 ---------------------------------------------------------------------------------
 
-def iperf(sv, target_port, streams, seconds, cpus, pair):
-    """iperf3 through target_port: Gb/s received and CPU seconds per GB of the pair."""
+def iperf(sv, ctx, target, streams, seconds, cpus, pair):
+    """iperf3 through target: Gb/s received and CPU seconds per GB of the pair."""
     cpu_before = cpu_seconds([p.pid for p in pair]) if pair else None
-    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(target_port), "-t", str(seconds),
+    argv = ["iperf3", "-c", target[0], "-p", str(target[1]), "-t", str(seconds),
             "-P", str(streams), "-J"]
-    proc = sv.start(f"iperf3-client-P{streams}", argv, cpus, stdout_pipe=True)
+    proc = sv.start(f"iperf3-client-P{streams}", argv, cpus, stdout_pipe=True,
+                    ns=ctx.topo.client_ns)
     try:
         out, _ = proc.popen.communicate(timeout=seconds + 30)
     except subprocess.TimeoutExpired as e:
@@ -104,15 +110,16 @@ def iperf(sv, target_port, streams, seconds, cpus, pair):
 
 # --- wrk ------------------------------------------------------------------------------------
 
-def wrk(sv, target_port, connections, seconds, close, cpus, pair):
+def wrk(sv, ctx, target, connections, seconds, close, cpus, pair):
     """wrk for a 1 KiB file: req/s and latency percentiles in ms."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
             "-s", WRK_SCRIPT]
     if close:
         argv += ["-H", "Connection: close"]
-    argv.append(f"http://127.0.0.1:{target_port}/{HTTP_FILE}")
+    argv.append(f"http://{target[0]}:{target[1]}/{HTTP_FILE}")
     what = "wrk " + ("connection-per-request" if close else "keep-alive")
-    proc = sv.start("wrk-close" if close else "wrk-keepalive", argv, cpus, stdout_pipe=True)
+    proc = sv.start("wrk-close" if close else "wrk-keepalive", argv, cpus, stdout_pipe=True,
+                    ns=ctx.topo.client_ns)
     try:
         out, _ = proc.popen.communicate(timeout=seconds + 30)
     except subprocess.TimeoutExpired as e:
@@ -142,14 +149,15 @@ def wrk(sv, target_port, connections, seconds, close, cpus, pair):
 
 # --- idle connections -----------------------------------------------------------------------
 
-def idle_rss(sv, ctx, count, cpus, pair, batch=IDLE_BATCH):
+def idle_rss(sv, ctx, target, count, cpus, pair, batch=IDLE_BATCH):
     """KiB of VmRSS (and Pss) the pair gains per idle tunneled connection, `count` of them."""
     roots = [p.pid for p in pair]
-    _warm_up(sv, ctx, cpus, pair)
+    net = ctx.topo.server_net
+    _warm_up(sv, ctx, target, cpus, pair)
     vm_before, pss_before = rss_kib(roots)
     client = sv.start(f"idle-client-{count}",
-                      [sys.executable, IDLE_CLIENT, ctx.p_in, count, batch], cpus,
-                      stdin=subprocess.PIPE, stdout_pipe=True)
+                      [sys.executable, IDLE_CLIENT, *target, count, batch], cpus,
+                      stdin=subprocess.PIPE, stdout_pipe=True, ns=ctx.topo.client_ns)
     try:
         while True:
             line = client.popen.stdout.readline().decode(errors="replace").strip()
@@ -159,7 +167,7 @@ def idle_rss(sv, ctx, count, cpus, pair, batch=IDLE_BATCH):
                 raise BenchError(f"idle client: expected 'opened K' or 'ready {count}', got "
                                  f"{line!r}; {client.log_tail()}")
             # Next batch only when this one is tunneled through to the backend.
-            wait_progress(lambda: established_count(ctx.p_out), lambda n: n >= opened, 20,
+            wait_progress(lambda: established_count(ctx.p_out, net), lambda n: n >= opened, 20,
                           f"{opened} of {count} idle connections to reach the backend "
                           "through the pair",
                           check=lambda: _check_alive(pair, "idle connections"))
@@ -169,7 +177,7 @@ def idle_rss(sv, ctx, count, cpus, pair, batch=IDLE_BATCH):
             client.popen.stdin.flush()
         vm_after, pss_after = _settled_rss(roots)
         # Still all there: none was dropped by a proxy timeout while the rest were opened.
-        now = established_count(ctx.p_out)
+        now = established_count(ctx.p_out, net)
         if now < count:
             raise BenchError(f"only {now} of {count} idle connections still open at the backend")
     finally:
@@ -178,24 +186,27 @@ def idle_rss(sv, ctx, count, cpus, pair, batch=IDLE_BATCH):
         except OSError:
             pass
         sv.stop(client)
-    wait_progress(lambda: established_count(ctx.p_out), lambda n: n == 0, 20,
+    wait_progress(lambda: established_count(ctx.p_out, net), lambda n: n == 0, 20,
                   "idle connections to close at the backend")
     return {"kib_per_conn": (vm_after - vm_before) / count,
             "pss_kib_per_conn": (pss_after - pss_before) / count,
             "vmrss_before_kib": vm_before, "vmrss_after_kib": vm_after, "connections": count}
 
 
-def _warm_up(sv, ctx, cpus, pair):
+def _warm_up(sv, ctx, target, cpus, pair):
     """A few connections first, so lazily built pools are not charged to the measured ones."""
-    idle_rss_once = sv.start("idle-client-warmup", [sys.executable, IDLE_CLIENT, ctx.p_in, 8],
-                             cpus, stdin=subprocess.PIPE, stdout_pipe=True)
+    net = ctx.topo.server_net
+    idle_rss_once = sv.start("idle-client-warmup", [sys.executable, IDLE_CLIENT, *target, 8],
+                             cpus, stdin=subprocess.PIPE, stdout_pipe=True,
+                             ns=ctx.topo.client_ns)
     try:
         idle_rss_once.popen.stdout.readline()
-        wait_until(lambda: established_count(ctx.p_out) >= 8, 20, "warm-up connections")
+        wait_until(lambda: established_count(ctx.p_out, net) >= 8, 20, "warm-up connections")
     finally:
         idle_rss_once.popen.stdin.close()
         sv.stop(idle_rss_once)
-    wait_until(lambda: established_count(ctx.p_out) == 0, 20, "warm-up connections to close")
+    wait_until(lambda: established_count(ctx.p_out, net) == 0, 20,
+               "warm-up connections to close")
     _check_alive(pair, "warm-up")
 
 

@@ -103,8 +103,9 @@ class Supervisor:
         self._seq = 0
 
     def start(self, name, argv, cpus=None, env=None, stdin=subprocess.DEVNULL,
-              stdout_pipe=False):
-        """Starts argv; cpus (a set) pins it with sched_setaffinity before exec."""
+              stdout_pipe=False, ns=None):
+        """Starts argv; cpus (a set) pins it with sched_setaffinity before exec, ns (the path of
+        a named network namespace, /run/netns/NAME) places it in that namespace."""
         self._seq += 1
         log_path = self.workdir / f"{self._seq:03d}-{name}.log"
         logf = open(log_path, "wb")
@@ -112,12 +113,19 @@ class Supervisor:
         if env:
             full_env.update(env)
 
+        ns_fd = os.open(ns, os.O_RDONLY | os.O_CLOEXEC) if ns else None
+
         def pre_exec():
             # If the harness is killed outright, its direct children die with it.
             _libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+            if ns_fd is not None and _libc.setns(ns_fd, _CLONE_NEWNET) != 0:
+                os._exit(126)  # Popen reports it as the exit status; the log names the ns
             if cpus:
                 os.sched_setaffinity(0, cpus)
 
+        if ns:
+            logf.write(f"[bench] network namespace {ns}\n".encode())
+            logf.flush()
         try:
             popen = subprocess.Popen(
                 [str(a) for a in argv], stdin=stdin,
@@ -127,6 +135,9 @@ class Supervisor:
         except OSError as e:
             logf.close()
             raise BenchError(f"cannot start {name} ({argv[0]}): {e}") from e
+        finally:
+            if ns_fd is not None:
+                os.close(ns_fd)
         logf.close()
         proc = Proc(name, popen, log_path, cpus)
         self.procs.append(proc)
@@ -246,9 +257,11 @@ def rss_kib(roots):
     return vmrss, pss
 
 
-def _tcp_entries():
-    """(local_port, state) for every IPv4/IPv6 TCP socket in this network namespace."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+def _tcp_entries(net=None):
+    """(local_port, state) for every IPv4/IPv6 TCP socket in this network namespace, or in the
+    namespace of process `net` (a pid) when given."""
+    base = f"/proc/{net}/net" if net else "/proc/net"
+    for table in (f"{base}/tcp", f"{base}/tcp6"):
         try:
             with open(table) as f:
                 next(f)
@@ -259,28 +272,28 @@ def _tcp_entries():
             continue
 
 
-def listening_count(port):
-    return sum(1 for p, st in _tcp_entries() if p == port and st == "0A")
+def listening_count(port, net=None):
+    return sum(1 for p, st in _tcp_entries(net) if p == port and st == "0A")
 
 
-def established_count(port):
+def established_count(port, net=None):
     """Established sockets whose local port is `port` (the server ends of its connections)."""
-    return sum(1 for p, st in _tcp_entries() if p == port and st == "01")
+    return sum(1 for p, st in _tcp_entries(net) if p == port and st == "01")
 
 
-def wait_listening(port, seconds, what, procs=(), count=1):
+def wait_listening(port, seconds, what, procs=(), count=1, net=None):
     """Waits until `count` sockets listen on port; fails early if one of procs died."""
 
     def ready():
         for p in procs:
             if not p.alive():
                 raise BenchError(f"{what}: {p.describe_exit()}")
-        return listening_count(port) >= count
+        return listening_count(port, net) >= count
 
     wait_until(ready, seconds, f"{what} to listen on port {port}")
 
 
-def busy_ports(ports):
+def busy_ports(ports, net=None):
     """The ports of `ports` that something listens on."""
-    busy = {p for p, st in _tcp_entries() if st == "0A"}
+    busy = {p for p, st in _tcp_entries(net) if st == "0A"}
     return [p for p in ports if p in busy]

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Side-by-side macro benchmark: tng against stunnel, HAProxy, nginx and socat tunnel pairs.
 
-Every system runs as a pair on loopback (plain in -> TLS 1.3 -> plain out, same P-256
-certificate, same TLS_AES_128_GCM_SHA256), in one run, so only ratios measured together are
-compared. Figures: iperf3 throughput (1 and 8 streams) and CPU seconds per GB of the pair, the
+Every system runs as a pair (plain in -> TLS 1.3 -> plain out, same P-256 certificate, same
+TLS_AES_128_GCM_SHA256), in one run, so only ratios measured together are compared; once on
+loopback and once in TNG's benchmark topology, a client and a server network namespace joined by
+veth (tng there as netfilter ingress and egress, the peers as port mappings; see topology.py). Figures: iperf3 throughput (1 and 8 streams) and CPU seconds per GB of the pair, the
 same for plain TCP relays, small HTTP requests through the pair with wrk, and memory per idle
 tunneled connection. Prints one markdown table and optionally writes JSON.
 
   python3 bench/macro/run.py [--quick] [--json out.json] [--systems tng,stunnel,...]
                              [--pinned | --unpinned] [--figures tls,plain,http,rss]
+                             [--topology loopback|veth|both]
 
 Pinned: load generators and backends on CPU 0, both processes of the pair on CPU 1, one worker
 each. Unpinned: no affinity, two workers each. Exit status 0 when every applicable figure was
@@ -37,6 +39,7 @@ import loads  # noqa: E402  (after the bytecode switch)
 import report
 import systems as sysmod
 import tlscheck
+import topology
 from procs import BenchError, Supervisor, enter_private_netns, busy_ports, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -74,6 +77,8 @@ def parse_args(argv):
     p.add_argument("--tng-bin", help="tng binary (default: $TNG_BIN, then build*/tng)")
     p.add_argument("--netns", choices=("auto", "yes", "no"), default="auto",
                    help="run in a private network namespace (auto: when root)")
+    p.add_argument("--topology", choices=("loopback", "veth", "both"), default="both",
+                   help="loopback, the two-namespace veth topology (root), or both (default)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs)")
     args = p.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
@@ -90,6 +95,7 @@ def parse_args(argv):
         p.error(f"unknown figure group(s) {bad}; known: {', '.join(report.GROUPS)}")
     args.modes = ["pinned"] if args.pinned else ["unpinned"] if args.unpinned else \
         ["pinned", "unpinned"]
+    args.topologies = ["loopback", "veth"] if args.topology == "both" else [args.topology]
     args.port_list = tuple(int(x) for x in args.ports.split(","))
     if len(args.port_list) != 3:
         p.error("--ports needs three ports: IN,MID,OUT")
@@ -178,22 +184,24 @@ def load_average():
 
 
 class Bench:
-    def __init__(self, args, sv, ctx):
+    def __init__(self, args, sv, ctx, topologies):
         self.args, self.sv, self.ctx = args, sv, ctx
+        self.topologies = topologies
+        self.modes = [t.mode(m) for t in topologies for m in args.modes]
         self.systems = [sysmod.ALL[n] for n in args.system_names]
         self.figs = [f for f in report.figures(args.idle_counts) if f.group in args.groups]
         self.results = {}
         self.tls_check = {}
-
-    def target_port(self, system):
-        return self.ctx.p_out if system.direct else self.ctx.p_in
 
     @contextlib.contextmanager
     def running(self, system, tls, backend_start, load_cpus, sut_cpus, workers):
         """A backend and (unless direct) the pair, stopped again whatever happens."""
         started = []
         try:
-            wait_until(lambda: not busy_ports([self.ctx.p_in, self.ctx.p_mid, self.ctx.p_out]),
+            ports = [self.ctx.p_in, self.ctx.p_mid, self.ctx.p_out]
+            topo = self.ctx.topo
+            wait_until(lambda: not busy_ports(ports, topo.client_net)
+                       and not busy_ports(ports, topo.server_net),
                        10, "the benchmark ports to be free")
             if backend_start:
                 started.append(backend_start(self.sv, self.ctx, load_cpus))
@@ -206,17 +214,21 @@ class Bench:
                 self.sv.stop(p)
 
     def check_wire(self):
+        ctx = self.ctx
         for system in self.systems:
             uses_tls = any(g in self.args.groups for g in ("tls", "http", "rss"))
             if not system.tls or not uses_tls:
                 continue
+            name = system.name if not ctx.topo.veth else f"{system.name} ({ctx.topo.name})"
             try:
                 with self.running(system, True, loads.start_idle_backend, None, None, 1) as pair:
-                    summary = tlscheck.capture_handshake(self.sv, self.ctx, pair)
+                    summary = tlscheck.capture_handshake(self.sv, ctx, pair,
+                                                         system.load_target(ctx),
+                                                         system.wire_port(ctx))
             except BenchError as e:
                 summary = {"error": str(e)}
-            self.tls_check[system.name] = summary
-            log(f"wire check {system.name}: {summary}")
+            self.tls_check[name] = summary
+            log(f"wire check {name}: {summary}")
 
     def wire_problems(self):
         out = []
@@ -235,7 +247,7 @@ class Bench:
         (a pair that died fails the next run too, with its exit status in the message).
         """
         a, ctx = self.args, self.ctx
-        target = self.target_port(system)
+        target = system.load_target(ctx)
         keys = [f.key for f in self.figs if f.group == group]
         got, skipped, errors = {}, {}, {}
 
@@ -251,7 +263,8 @@ class Bench:
                               sut_cpus, workers) as pair:
                 for streams in (1, 8):
                     def one(streams=streams, pair=pair):
-                        r = loads.iperf(self.sv, target, streams, a.seconds, load_cpus, pair)
+                        r = loads.iperf(self.sv, ctx, target, streams, a.seconds, load_cpus,
+                                        pair)
                         got[f"{group}_p{streams}_gbps"] = r["gbps"]
                         if "cpu_s_per_gb" in r:
                             got[f"{group}_p{streams}_cpu"] = r["cpu_s_per_gb"]
@@ -263,8 +276,8 @@ class Bench:
                     figs = [f"http_{name}_{x}" for x in ("rps", "p50", "p99", "p999")]
 
                     def one(name=name, close=close, pair=pair):
-                        r = loads.wrk(self.sv, target, a.wrk_connections, a.seconds, close,
-                                      load_cpus, pair)
+                        r = loads.wrk(self.sv, ctx, target, a.wrk_connections, a.seconds,
+                                      close, load_cpus, pair)
                         got[f"http_{name}_rps"] = r["rps"]
                         for p in ("p50", "p99", "p999"):
                             got[f"http_{name}_{p}"] = r[f"{p}_ms"]
@@ -285,7 +298,7 @@ class Bench:
                                                    f"{avail_mib / 2048:.1f} GiB)")
                             continue
                     try:
-                        r = loads.idle_rss(self.sv, ctx, count, load_cpus, pair)
+                        r = loads.idle_rss(self.sv, ctx, target, count, load_cpus, pair)
                     except BenchError as e:
                         errors[f"rss_{i}"] = str(e)
                         continue
@@ -298,15 +311,20 @@ class Bench:
 
     def run(self):
         a = self.args
-        for mode in a.modes:
-            if mode == "pinned":
-                cpus = ({a.load_cpu}, {a.sut_cpu}, 1)
-            else:
-                cpus = (None, None, a.unpinned_workers)
-            for rnd in range(a.rounds):
-                for system in self.systems:
-                    for group in a.groups:
-                        self.run_group(mode, f"round {rnd + 1}/{a.rounds}", system, group, cpus)
+        for topo in self.topologies:
+            self.ctx.topo = topo
+            self.check_wire()
+            for pinning in a.modes:
+                if pinning == "pinned":
+                    cpus = ({a.load_cpu}, {a.sut_cpu}, 1)
+                else:
+                    cpus = (None, None, a.unpinned_workers)
+                mode = topo.mode(pinning)
+                for rnd in range(a.rounds):
+                    for system in self.systems:
+                        for group in a.groups:
+                            self.run_group(mode, f"round {rnd + 1}/{a.rounds}", system, group,
+                                           cpus)
 
     def run_group(self, mode, round_tag, system, group, cpus):
         """One figure group for one system in one round; records values, errors and n/a."""
@@ -350,8 +368,8 @@ class Bench:
 def finish(args, bench, tng_bin, started, load_at_start, nofile):
     """Prints the table and notes; writes --json and --markdown. Returns (problems, holes)."""
     problems = bench.wire_problems()
-    holes = report.missing(bench.results, args.modes, bench.figs, bench.expected)
-    table = report.table(bench.results, args.modes, bench.figs, args.system_names,
+    holes = report.missing(bench.results, bench.modes, bench.figs, bench.expected)
+    table = report.table(bench.results, bench.modes, bench.figs, args.system_names,
                          sysmod.PEERS_TLS, bench.rows_for)
     load_at_end = load_average()
     notes = [f"load average (1 min) at start {load_at_start}, at end {load_at_end}; "
@@ -387,7 +405,8 @@ def finish(args, bench, tng_bin, started, load_at_start, nofile):
             "load_average_1min": {"start": load_at_start, "end": load_at_end},
             "settings": {"quick": args.quick, "rounds": args.rounds, "seconds": args.seconds,
                          "idle_counts": args.idle_counts, "wrk_connections": args.wrk_connections,
-                         "modes": args.modes, "unpinned_workers": args.unpinned_workers,
+                         "modes": bench.modes, "unpinned_workers": args.unpinned_workers,
+                         "topologies": args.topologies,
                          "load_cpu": args.load_cpu, "sut_cpu": args.sut_cpu,
                          "group": args.group, "nofile": nofile,
                          "ciphersuite": sysmod.CIPHERSUITE},
@@ -415,7 +434,9 @@ def finish(args, bench, tng_bin, started, load_at_start, nofile):
             f"- settings: {args.rounds} round(s), median shown; {args.seconds} s per iperf3/wrk "
             f"run; wrk {args.wrk_connections} connections; idle counts "
             f"{', '.join(map(str, args.idle_counts))}; pinned = load on CPU {args.load_cpu}, "
-            f"pair on CPU {args.sut_cpu}, 1 worker; unpinned = {args.unpinned_workers} workers\n"
+            f"pair on CPU {args.sut_cpu}, 1 worker; unpinned = {args.unpinned_workers} workers; "
+            f"topologies: {', '.join(args.topologies)} (veth: client {topology.CLIENT_IP} and "
+            f"server {topology.SERVER_IP} namespaces, tng as netfilter ingress and egress)\n"
             f"- versions: {versions}\n\n{table}\n\n"
             + "\n".join(f"- {n}" for n in notes) + "\n")
         Path(args.markdown).write_text(text)
@@ -450,6 +471,10 @@ def main(argv):
                 f"pair {args.sut_cpu}; usable: {sorted(allowed)}); use --unpinned")
             return 2
 
+    if "veth" in args.topologies and os.geteuid() != 0:
+        log("the veth topology creates network namespaces and needs root; "
+            "use --topology loopback")
+        return 2
     if args.netns == "yes" or (args.netns == "auto" and os.geteuid() == 0):
         enter_private_netns()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -477,14 +502,17 @@ def main(argv):
     ok = False
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = load_average()
+    topologies = []
     try:
         cert, key, combined, conf = make_tls_material(workdir, args.group)
         ctx = sysmod.Ctx(workdir, args.port_list, cert, key, combined, conf, args.group,
                          tng_bin, hard)
-        bench = Bench(args, sv, ctx)
+        for name in args.topologies:
+            topologies.append(topology.Loopback() if name == "loopback" else
+                              topology.Veth().open())
+        bench = Bench(args, sv, ctx, topologies)
         log(f"work dir {workdir}; systems {args.system_names}; figures {args.groups}; "
-            f"modes {args.modes}; {args.rounds} round(s) of {args.seconds}s")
-        bench.check_wire()
+            f"modes {bench.modes}; {args.rounds} round(s) of {args.seconds}s")
         bench.run()
         problems, holes = finish(args, bench, tng_bin, started, load_at_start, hard)
         ok = not problems and not holes
@@ -494,6 +522,8 @@ def main(argv):
         return 1
     finally:
         sv.stop_all()
+        for t in topologies:
+            t.close()
         still = busy_ports(args.port_list)
         if still:
             log(f"warning: ports still listening after cleanup: {still}")

@@ -4,7 +4,9 @@ A pair is two processes, like TNG's own deployment: a client-side proxy (plain i
 connects to MID) and a server-side proxy (accepts on MID, connects to the backend on OUT). In TLS
 mode the MID leg is TLS 1.3 with TLS_AES_128_GCM_SHA256 and the harness's P-256 certificate; in
 plain mode the same two processes relay plain TCP. `direct` has no pair: the load goes straight to
-the backend, the ceiling.
+the backend, the ceiling. Where the two processes run (one loopback, or a client and a server
+namespace joined by veth) is ctx.topo (topology.py): server-side proxies run in topo.server_ns and
+listen on topo.server_ip, client-side proxies run in topo.client_ns and dial topo.server_ip.
 """
 
 import json
@@ -27,6 +29,7 @@ class Ctx:
         self.group = group
         self.tng_bin = tng_bin
         self.nofile = nofile
+        self.topo = None  # the topology of the run in progress (set by the harness)
 
     def peer_env(self):
         # The OpenSSL-based peers also read the TLS 1.3 policy from an OpenSSL config, which is
@@ -41,9 +44,21 @@ def _write(ctx, name, text):
 
 
 def _wait_pair(ctx, server, client, what, server_listeners=1, client_listeners=1):
-    wait_listening(ctx.p_mid, 15, f"{what} server side", (server,), server_listeners)
-    wait_listening(ctx.p_in, 15, f"{what} client side", (server, client), client_listeners)
+    wait_listening(ctx.p_mid, 15, f"{what} server side", (server,), server_listeners,
+                   ctx.topo.server_net)
+    wait_listening(ctx.p_in, 15, f"{what} client side", (server, client), client_listeners,
+                   ctx.topo.client_net)
     return [server, client]
+
+
+def start_server(sv, ctx, name, argv, cpus, env=None):
+    """The server-side process of a pair, in the server host's namespace."""
+    return sv.start(name, argv, cpus, env, ns=ctx.topo.server_ns)
+
+
+def start_client(sv, ctx, name, argv, cpus, env=None):
+    """The client-side process of a pair, in the client host's namespace."""
+    return sv.start(name, argv, cpus, env, ns=ctx.topo.client_ns)
 
 
 class System:
@@ -57,22 +72,49 @@ class System:
         """Starts the pair; returns [server_proc, client_proc], both listening."""
         raise NotImplementedError
 
+    def load_target(self, ctx):
+        """(host, port) the load generator dials from the client host."""
+        if self.direct:
+            return ctx.topo.server_ip, ctx.p_out
+        return "127.0.0.1", ctx.p_in
+
+    def wire_port(self, ctx):
+        """The server port of the tunnel leg on the wire (what tcpdump watches)."""
+        return ctx.p_mid
+
     def tools(self):
         """Executables this system needs."""
         return []
 
 
 class Tng(System):
+    """On loopback a mapping pair; on veth TNG's benchmark topology, a netfilter ingress and a
+    netfilter egress capturing the client's connections to the server's own port OUT. Plain
+    mode is `--bench-plain-tunnel`: the same endpoints with the TLS layer left out."""
+
     name = "tng"
     tls = True
-    # Hook: when tng grows a plain (no TLS) tunnel mode, set plain = True and build its config in
-    # _configs(tls=False); the plain-relay figure then measures it like the peers.
-    plain = False
-    plain_note = "tng has no plain tunnel mode yet"
+    plain = True
 
-    def _configs(self, ctx, tls):
-        if not tls:
-            raise BenchError("tng: no plain tunnel mode yet")
+    def load_target(self, ctx):
+        if ctx.topo.veth:  # the client dials the server itself and is captured on the way
+            return ctx.topo.server_ip, ctx.p_out
+        return "127.0.0.1", ctx.p_in
+
+    def wire_port(self, ctx):
+        # Captured connections keep their original destination across the link.
+        return ctx.p_out if ctx.topo.veth else ctx.p_mid
+
+    def _configs(self, ctx):
+        if ctx.topo.veth:
+            client = {"add_ingress": [{
+                "netfilter": {"capture_dst": {"host": ctx.topo.server_ip, "port": ctx.p_out},
+                              "listen_port": ctx.p_in},
+                "no_ra": True}]}
+            server = {"add_egress": [{
+                "netfilter": {"capture_dst": {"port": ctx.p_out}, "listen_port": ctx.p_mid},
+                "no_ra": True}]}
+            return client, server
         client = {"add_ingress": [{
             "mapping": {"in": {"host": "127.0.0.1", "port": ctx.p_in},
                         "out": {"host": "127.0.0.1", "port": ctx.p_mid}},
@@ -86,21 +128,23 @@ class Tng(System):
     def start(self, sv, ctx, tls, workers, cpus):
         if not ctx.tng_bin:
             raise BenchError("tng binary not found: set TNG_BIN or pass --tng-bin")
-        client_cfg, server_cfg = self._configs(ctx, tls)
+        client_cfg, server_cfg = self._configs(ctx)
         env = {"TNG_LOG": "warn"}
 
         def argv(cfg):
             # No --pin-threads: it pins reactor i to CPU i, which would undo the harness's pinning.
             return [ctx.tng_bin, "launch", "--config-content", json.dumps(cfg),
-                    "--threads", str(workers), "--drain-timeout", "1"]
+                    "--threads", str(workers), "--drain-timeout", "1"] + \
+                ([] if tls else ["--bench-plain-tunnel"])
 
-        server = sv.start("tng-server", argv(server_cfg), cpus, env)
-        client = sv.start("tng-client", argv(client_cfg), cpus, env)
+        server = start_server(sv, ctx, "tng-server", argv(server_cfg), cpus, env)
+        client = start_client(sv, ctx, "tng-client", argv(client_cfg), cpus, env)
         pair = _wait_pair(ctx, server, client, "tng")
         # One SO_REUSEPORT listener per reactor: give the others a moment to appear too.
         try:
-            wait_until(lambda: listening_count(ctx.p_in) >= workers
-                       and listening_count(ctx.p_mid) >= workers, 2, "all tng reactors")
+            wait_until(lambda: listening_count(ctx.p_in, ctx.topo.client_net) >= workers
+                       and listening_count(ctx.p_mid, ctx.topo.server_net) >= workers, 2,
+                       "all tng reactors")
         except BenchError:
             pass
         return pair
@@ -116,14 +160,17 @@ class Stunnel(System):
         policy = (f"sslVersionMin = TLSv1.3\nciphersuites = {CIPHERSUITE}\n"
                   f"curves = {ctx.group}\n")
         server_conf = _write(ctx, "stunnel-server.conf", common + (
-            f"[server]\naccept = 127.0.0.1:{ctx.p_mid}\nconnect = 127.0.0.1:{ctx.p_out}\n"
+            f"[server]\naccept = {ctx.topo.server_ip}:{ctx.p_mid}\n"
+            f"connect = 127.0.0.1:{ctx.p_out}\n"
             f"cert = {ctx.cert}\nkey = {ctx.key}\n") + policy)
         client_conf = _write(ctx, "stunnel-client.conf", common + (
             f"[client]\nclient = yes\naccept = 127.0.0.1:{ctx.p_in}\n"
-            f"connect = 127.0.0.1:{ctx.p_mid}\nverifyChain = no\n") + policy)
+            f"connect = {ctx.topo.server_ip}:{ctx.p_mid}\nverifyChain = no\n") + policy)
         # stunnel runs a thread per connection; `workers` has no equivalent.
-        server = sv.start("stunnel-server", ["stunnel4", server_conf], cpus, ctx.peer_env())
-        client = sv.start("stunnel-client", ["stunnel4", client_conf], cpus, ctx.peer_env())
+        server = start_server(sv, ctx, "stunnel-server", ["stunnel4", server_conf], cpus,
+                              ctx.peer_env())
+        client = start_client(sv, ctx, "stunnel-client", ["stunnel4", client_conf], cpus,
+                              ctx.peer_env())
         return _wait_pair(ctx, server, client, "stunnel")
 
     def tools(self):
@@ -136,6 +183,7 @@ class Haproxy(System):
     plain = True
 
     def _conf(self, ctx, workers, listen, target, bind_ssl, server_ssl):
+        """listen and target are host:port."""
         maxconn = max(1000, (ctx.nofile - 200) // 2)
         return (
             "global\n"
@@ -151,22 +199,23 @@ class Haproxy(System):
             f"  maxconn {maxconn}\n"
             "  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n"
             "frontend fe\n"
-            f"  bind 127.0.0.1:{listen}{bind_ssl}\n"
+            f"  bind {listen}{bind_ssl}\n"
             "  default_backend be\n"
             "backend be\n"
-            f"  server s1 127.0.0.1:{target}{server_ssl}\n")
+            f"  server s1 {target}{server_ssl}\n")
 
     def start(self, sv, ctx, tls, workers, cpus):
         bind_ssl = (f" ssl crt {ctx.combined} alpn rats-tls curves {ctx.group}" if tls else "")
         server_ssl = " ssl verify none alpn rats-tls" if tls else ""
-        server_conf = _write(ctx, "haproxy-server.cfg",
-                             self._conf(ctx, workers, ctx.p_mid, ctx.p_out, bind_ssl, ""))
-        client_conf = _write(ctx, "haproxy-client.cfg",
-                             self._conf(ctx, workers, ctx.p_in, ctx.p_mid, "", server_ssl))
-        server = sv.start("haproxy-server", ["haproxy", "-db", "-f", server_conf], cpus,
-                          ctx.peer_env())
-        client = sv.start("haproxy-client", ["haproxy", "-db", "-f", client_conf], cpus,
-                          ctx.peer_env())
+        mid = f"{ctx.topo.server_ip}:{ctx.p_mid}"
+        server_conf = _write(ctx, "haproxy-server.cfg", self._conf(
+            ctx, workers, mid, f"127.0.0.1:{ctx.p_out}", bind_ssl, ""))
+        client_conf = _write(ctx, "haproxy-client.cfg", self._conf(
+            ctx, workers, f"127.0.0.1:{ctx.p_in}", mid, "", server_ssl))
+        server = start_server(sv, ctx, "haproxy-server", ["haproxy", "-db", "-f", server_conf],
+                              cpus, ctx.peer_env())
+        client = start_client(sv, ctx, "haproxy-client", ["haproxy", "-db", "-f", client_conf],
+                              cpus, ctx.peer_env())
         return _wait_pair(ctx, server, client, "haproxy")
 
     def tools(self):
@@ -189,11 +238,11 @@ def nginx_main_conf(ctx, name, workers, body, stream):
         f"{body}")
 
 
-def start_nginx(sv, ctx, name, conf_text, prefix, cpus, env=None):
+def start_nginx(sv, ctx, name, conf_text, prefix, cpus, env=None, ns=None):
     conf = prefix / "nginx.conf"
     conf.write_text(conf_text)
     return sv.start(name, ["nginx", "-p", f"{prefix}/", "-e", f"{prefix}/error.log", "-c", conf],
-                    cpus, env)
+                    cpus, env, ns=ns)
 
 
 class Nginx(System):
@@ -218,18 +267,23 @@ class Nginx(System):
 
         def stream(listen, target, extra):
             return ("stream {\n  server {\n"
-                    f"    listen 127.0.0.1:{listen}{ssl if listen == ctx.p_mid else ''}"
+                    f"    listen {listen}{ssl if listen.endswith(f':{ctx.p_mid}') else ''}"
                     " backlog=4096;\n"
-                    f"    proxy_pass 127.0.0.1:{target};\n"
+                    f"    proxy_pass {target};\n"
                     "    proxy_timeout 1h;\n"
                     f"{extra}  }}\n}}\n")
 
-        sp, server_text = nginx_main_conf(ctx, "nginx-server", workers,
-                                          stream(ctx.p_mid, ctx.p_out, server_extra), True)
-        cp, client_text = nginx_main_conf(ctx, "nginx-client", workers,
-                                          stream(ctx.p_in, ctx.p_mid, client_extra), True)
-        server = start_nginx(sv, ctx, "nginx-server", server_text, sp, cpus, ctx.peer_env())
-        client = start_nginx(sv, ctx, "nginx-client", client_text, cp, cpus, ctx.peer_env())
+        mid = f"{ctx.topo.server_ip}:{ctx.p_mid}"
+        sp, server_text = nginx_main_conf(
+            ctx, "nginx-server", workers,
+            stream(mid, f"127.0.0.1:{ctx.p_out}", server_extra), True)
+        cp, client_text = nginx_main_conf(
+            ctx, "nginx-client", workers,
+            stream(f"127.0.0.1:{ctx.p_in}", mid, client_extra), True)
+        server = start_nginx(sv, ctx, "nginx-server", server_text, sp, cpus, ctx.peer_env(),
+                             ns=ctx.topo.server_ns)
+        client = start_nginx(sv, ctx, "nginx-client", client_text, cp, cpus, ctx.peer_env(),
+                             ns=ctx.topo.client_ns)
         return _wait_pair(ctx, server, client, "nginx")
 
     def tools(self):
@@ -244,18 +298,19 @@ class Socat(System):
     def start(self, sv, ctx, tls, workers, cpus):
         # socat forks a process per connection; `workers` has no equivalent.
         listen = "reuseaddr,fork,backlog=4096,bind=127.0.0.1"
+        mid_listen = f"reuseaddr,fork,backlog=4096,bind={ctx.topo.server_ip}"
+        mid = f"{ctx.topo.server_ip}:{ctx.p_mid}"
         if tls:
-            server_argv = ["socat", f"OPENSSL-LISTEN:{ctx.p_mid},{listen},cert={ctx.combined},"
-                           "verify=0", f"TCP:127.0.0.1:{ctx.p_out}"]
+            server_argv = ["socat", f"OPENSSL-LISTEN:{ctx.p_mid},{mid_listen},"
+                           f"cert={ctx.combined},verify=0", f"TCP:127.0.0.1:{ctx.p_out}"]
             client_argv = ["socat", f"TCP-LISTEN:{ctx.p_in},{listen}",
-                           f"OPENSSL:127.0.0.1:{ctx.p_mid},verify=0"]
+                           f"OPENSSL:{mid},verify=0"]
         else:
-            server_argv = ["socat", f"TCP-LISTEN:{ctx.p_mid},{listen}",
+            server_argv = ["socat", f"TCP-LISTEN:{ctx.p_mid},{mid_listen}",
                            f"TCP:127.0.0.1:{ctx.p_out}"]
-            client_argv = ["socat", f"TCP-LISTEN:{ctx.p_in},{listen}",
-                           f"TCP:127.0.0.1:{ctx.p_mid}"]
-        server = sv.start("socat-server", server_argv, cpus, ctx.peer_env())
-        client = sv.start("socat-client", client_argv, cpus, ctx.peer_env())
+            client_argv = ["socat", f"TCP-LISTEN:{ctx.p_in},{listen}", f"TCP:{mid}"]
+        server = start_server(sv, ctx, "socat-server", server_argv, cpus, ctx.peer_env())
+        client = start_client(sv, ctx, "socat-client", client_argv, cpus, ctx.peer_env())
         return _wait_pair(ctx, server, client, "socat")
 
     def tools(self):

@@ -19,28 +19,33 @@ HRR_RANDOM = bytes.fromhex(
 _LINK_HEADER = {1: 14, 101: 0, 113: 16, 276: 20}  # EN10MB, RAW, LINUX_SLL, LINUX_SLL2
 
 
-def capture_handshake(sv, ctx, pair):
-    """One connection through the pair while tcpdump watches the TLS leg; returns the summary."""
+def capture_handshake(sv, ctx, pair, target, wire_port):
+    """One connection to target through the pair while tcpdump watches the TLS leg (server port
+    wire_port) on the client host; returns the summary."""
     pcap = ctx.workdir / "handshake.pcap"
+    net = ctx.topo.server_net
     # --immediate-mode: otherwise packets wait in the capture ring until a block times out.
-    dump = sv.start("tcpdump", ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-Z",
-                                "root", "-s", "0", "-w", pcap, "tcp", "port", str(ctx.p_mid)])
+    dump = sv.start("tcpdump", ["tcpdump", "-i", ctx.topo.client_dev, "-n", "-U",
+                                "--immediate-mode", "-Z", "root", "-s", "0", "-w", pcap, "tcp",
+                                "port", str(wire_port)], ns=ctx.topo.client_ns)
     try:
         wait_until(lambda: "listening on" in dump.log_tail(5) or not dump.alive(), 10,
                    "tcpdump to start")
         if not dump.alive():
             raise BenchError(f"tcpdump: {dump.describe_exit()}")
-        before = established_count(ctx.p_out)
-        with socket.create_connection(("127.0.0.1", ctx.p_in), timeout=10) as s:
+        before = established_count(ctx.p_out, net)
+        with ctx.topo.on_client():
+            conn = socket.create_connection(target, timeout=10)
+        with conn as s:
             s.sendall(b"tls-check\n")
-            wait_until(lambda: established_count(ctx.p_out) > before, 10,
+            wait_until(lambda: established_count(ctx.p_out, net) > before, 10,
                        "the check connection to reach the backend")
 
             last_error = []
 
             def captured():
                 try:
-                    return summarize(pcap.read_bytes(), ctx.p_mid)
+                    return summarize(pcap.read_bytes(), wire_port)
                 except BenchError as e:
                     last_error[:] = [str(e)]
                     return None
